@@ -1,0 +1,122 @@
+import { defineCommand } from "citty";
+import { toBase64 } from "../protocol/index.ts";
+import { connect, RelayError, type Client, type Payload } from "../sdk/index.ts";
+import { makeLogger } from "./logger.ts";
+
+/** One line of `relay sub` output: a string as it is, bytes as base64, any other JSON value compact. */
+export function formatPayload(data: Payload): string {
+  if (typeof data === "string") return data;
+  if (data instanceof Uint8Array) return toBase64(data);
+  return JSON.stringify(data);
+}
+
+const common = {
+  url: { type: "string", description: "the node's address: ws://, wss://, http:// or https://", required: true },
+  password: { type: "string", description: "the channel's password, for protected channels" },
+  timeout: { type: "string", description: "seconds to wait for the node (default 5)", default: "5" },
+  "log-level": { type: "string", description: "silent, error, warn, info or debug (default warn)", default: "warn" },
+} as const;
+
+/** Connects, giving up after `seconds` with a clear error instead of retrying forever. */
+async function connectWithin(url: string, seconds: number): Promise<Client> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const attempt = connect({ url });
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RelayError("timeout", `could not reach ${url} within ${seconds} s`)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([attempt, deadline]);
+  } finally {
+    clearTimeout(timer);
+    // If the deadline won, stop the connection attempt in the background.
+    attempt.then((c) => c, () => undefined);
+  }
+}
+
+function seconds(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new RelayError("bad_frame", `--${name} must be a positive number of seconds`);
+  return n;
+}
+
+function fail(err: unknown): never {
+  const e = err instanceof RelayError ? `${err.code}: ${err.message}` : String(err);
+  process.stderr.write(`error: ${e}\n`);
+  process.exit(1);
+}
+
+export const pub = defineCommand({
+  meta: { name: "pub", description: "Publish one message; exits 0 once the node acknowledged it" },
+  args: {
+    channel: { type: "positional", description: "channel name", required: true },
+    message: { type: "positional", description: "the message (a string, or JSON with --json)", required: true },
+    json: { type: "boolean", description: "send MESSAGE as a JSON value, not a string" },
+    ...common,
+  },
+  async run({ args }) {
+    const log = makeLogger(args["log-level"], "relay pub");
+    let client: Client | undefined;
+    try {
+      const limit = seconds(args.timeout, "timeout");
+      let data: Payload = args.message;
+      if (args.json) {
+        try {
+          data = JSON.parse(args.message);
+        } catch {
+          throw new RelayError("bad_frame", "--json was given but MESSAGE is not valid JSON");
+        }
+      }
+      client = await connectWithin(args.url, limit);
+      log.debug(`connected to ${client.node}`);
+      await client.publish(args.channel, data, args.password === undefined ? {} : { password: args.password });
+      client.close();
+      process.exit(0);
+    } catch (err) {
+      client?.close();
+      fail(err);
+    }
+  },
+});
+
+export const sub = defineCommand({
+  meta: { name: "sub", description: "Subscribe and print each message's payload on its own line" },
+  args: {
+    channel: { type: "positional", description: "channel name", required: true },
+    count: { type: "string", description: "exit 0 after this many messages" },
+    ...common,
+  },
+  async run({ args }) {
+    const log = makeLogger(args["log-level"], "relay sub");
+    try {
+      const limit = seconds(args.timeout, "timeout");
+      const count = args.count === undefined ? Infinity : Number(args.count);
+      if (!Number.isInteger(count) || count < 1) throw new RelayError("bad_frame", "--count must be a whole number of at least 1");
+      const client = await connectWithin(args.url, limit);
+      client.on("state", (state) => log.info(`connection ${state}`));
+      client.on("error", (err) => log.warn(`${err.code}: ${err.message}`));
+      let seen = 0;
+      await client.subscribe(
+        args.channel,
+        (msg) => {
+          if (seen >= count) return;
+          seen++;
+          process.stdout.write(formatPayload(msg.data) + "\n");
+          if (seen >= count) {
+            client.close();
+            process.exit(0);
+          }
+        },
+        args.password === undefined ? {} : { password: args.password },
+      );
+      process.stderr.write(`subscribed ${args.channel}\n`);
+      for (const sig of ["SIGINT", "SIGTERM"] as const) {
+        process.once(sig, () => {
+          client.close();
+          process.exit(0);
+        });
+      }
+    } catch (err) {
+      fail(err);
+    }
+  },
+});

@@ -1,0 +1,106 @@
+import type { ConsolaInstance } from "consola";
+import {
+  ClientFrameDecoder,
+  ERRORS,
+  encodeServerFrame,
+  payloadSize,
+  payloadToJson,
+  type ClientFrame,
+  type ErrorCode,
+  type RequestId,
+  type ServerFrame,
+} from "../protocol/index.ts";
+import type { Config } from "./config.ts";
+import type { Fanout } from "./fanout.ts";
+import type { Metrics } from "./metrics.ts";
+import { take } from "./ratelimit.ts";
+import type { ClientSocket } from "./session.ts";
+import type { LocalSubscriptions } from "./subscriptions.ts";
+
+/**
+ * The client edge: every frame from a client is decoded and validated here, once, then
+ * dispatched to one handler per op. Past this file, code sees only typed frames.
+ * Nothing a client sends can make this throw: failures become error frames with a code.
+ */
+export class ClientHandler {
+  private readonly decoder: ClientFrameDecoder;
+
+  constructor(
+    private readonly config: Config,
+    private readonly subs: LocalSubscriptions,
+    private readonly fanout: Fanout,
+    private readonly metrics: Metrics,
+    private readonly log: ConsolaInstance,
+    /** Milliseconds clock, passed in so tests can drive rate limits. */
+    private readonly now: () => number,
+  ) {
+    this.decoder = new ClientFrameDecoder(config.maxPayload);
+  }
+
+  /** Handles one WebSocket message from a client. */
+  onMessage(ws: ClientSocket, raw: string | Uint8Array): void {
+    this.metrics.messagesIn++;
+    this.metrics.bytesIn += typeof raw === "string" ? raw.length : raw.byteLength;
+    const decoded = this.decoder.decode(raw);
+    if (!decoded.ok) return this.sendError(ws, decoded.code, decoded.message, decoded.id);
+    const frame = decoded.frame;
+    try {
+      switch (frame.op) {
+        case "pub":
+          return this.handlePub(ws, frame);
+        case "sub":
+          return this.handleSub(ws, frame);
+        case "unsub":
+          return this.handleUnsub(ws, frame);
+        case "ping":
+          return this.send(ws, frame.id === undefined ? { op: "pong" } : { op: "pong", id: frame.id });
+      }
+    } catch (err) {
+      // A bug, not bad input: log it with the stack, tell the client, keep the node and the connection up.
+      this.log.error(`client ${ws.data.id}: ${frame.op} failed`, err);
+      this.sendError(ws, "internal", ERRORS.internal.message, frame.id);
+    }
+  }
+
+  private handlePub(ws: ClientSocket, frame: Extract<ClientFrame, { op: "pub" }>): void {
+    if (!take(ws.data.bucket, this.config.publishRate, this.config.publishBurst, this.now())) {
+      return this.sendError(ws, "rate_limited", `publishing faster than ${this.config.publishRate}/s; the message was dropped`, frame.id);
+    }
+    // JSON text is made once here: it measures the payload and becomes the JSON frame's body.
+    const json = frame.data instanceof Uint8Array ? null : payloadToJson(frame.data);
+    const size = payloadSize(frame.data, json);
+    if (size > this.config.maxPayload) {
+      return this.sendError(ws, "payload_too_large", `the payload is ${size} bytes; this node allows ${this.config.maxPayload}`, frame.id);
+    }
+    this.metrics.publishes++;
+    this.fanout.publishFromClient(ws, frame.channel, frame.data, json);
+    if (frame.id !== undefined) this.send(ws, { op: "ack", id: frame.id });
+  }
+
+  private handleSub(ws: ClientSocket, frame: Extract<ClientFrame, { op: "sub" }>): void {
+    const s = ws.data;
+    if (!s.subs.has(frame.channel) && s.subs.size >= this.config.maxSubscriptions) {
+      return this.sendError(ws, "too_many_subscriptions", `this connection already holds ${this.config.maxSubscriptions} subscriptions`, frame.id);
+    }
+    this.subs.add(ws, frame.channel, frame.echo === true);
+    if (frame.id !== undefined) this.send(ws, { op: "ack", id: frame.id });
+  }
+
+  private handleUnsub(ws: ClientSocket, frame: Extract<ClientFrame, { op: "unsub" }>): void {
+    // Unsubscribing from a channel one is not in is not an error: the outcome the client wants holds.
+    this.subs.remove(ws, frame.channel);
+    if (frame.id !== undefined) this.send(ws, { op: "ack", id: frame.id });
+  }
+
+  /** Sends an error frame; the connection stays open. */
+  sendError(ws: ClientSocket, code: ErrorCode, message: string, id?: RequestId): void {
+    this.metrics.error(code);
+    this.log.debug(`client ${ws.data.id}: ${code}: ${message}`);
+    this.send(ws, id === undefined ? { op: "error", code, message } : { op: "error", code, message, id });
+  }
+
+  /** Sends a frame in the client's encoding. */
+  send(ws: ClientSocket, frame: ServerFrame): void {
+    ws.send(encodeServerFrame(frame, ws.data.encoding));
+  }
+}

@@ -1,0 +1,124 @@
+import * as v from "valibot";
+
+/**
+ * Node configuration: one schema, validated once, from three sources merged in order
+ * defaults < config file (JSON) < RELAY_* environment < command-line flags.
+ * This module is pure: the CLI reads argv, the environment and the file, and passes them in.
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+const int = (min: number, max: number) =>
+  v.pipe(v.union([v.number(), v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number))]), v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+
+const hostPort = v.pipe(v.string(), v.regex(/^[^\s/]+:\d{1,5}$/, "must be host:port, for example 10.0.0.2:7400"));
+const wsUrl = v.pipe(v.string(), v.regex(/^(wss?|https?):\/\/[^\s]+$/, "must be a ws://, wss://, http:// or https:// URL"));
+
+/** The configuration schema; each field's comment is its documentation in README's table. */
+export const ConfigSchema = v.object({
+  /** Interface to listen on. */
+  host: v.optional(v.pipe(v.string(), v.minLength(1)), "0.0.0.0"),
+  /** TCP port for HTTP, client WebSockets and peer links alike (one port per node). */
+  port: v.optional(int(0, 65535), 7400),
+  /** This node's name in the mesh; defaults to the host name. */
+  name: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 _ . -"))),
+  /** Peers to join through (host:port); used by the mesh. */
+  seed: v.optional(v.array(hostPort), []),
+  /** The URL peers and clients should use to reach this node. */
+  advertise: v.optional(wsUrl),
+  /** Most mesh links this node keeps. */
+  maxPeers: v.optional(int(1, 64), 8),
+  /** Shared secret that admits a node to the mesh. */
+  clusterKey: v.optional(v.pipe(v.string(), v.minLength(16, "must be at least 16 characters"))),
+  /** Bearer token for the admin API; without it the admin API is off. */
+  adminToken: v.optional(v.pipe(v.string(), v.minLength(16, "must be at least 16 characters"))),
+  /** Free-form region label, shown in /nodes and used to narrow closest-node probes. */
+  region: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 _ . -"))),
+  /** Largest payload a publish may carry, in bytes. */
+  maxPayload: v.optional(int(1, 16 * MiB), 64 * KiB),
+  /** Most subscriptions one connection may hold. */
+  maxSubscriptions: v.optional(int(1, 1_000_000), 128),
+  /** Most client connections this node accepts at once. */
+  maxConnections: v.optional(int(1, 10_000_000), 100_000),
+  /** Sustained publishes per second per connection (token bucket refill rate). */
+  publishRate: v.optional(int(1, 10_000_000), 1000),
+  /** Publishes a connection may make in a burst (token bucket size). */
+  publishBurst: v.optional(int(1, 10_000_000), 2000),
+  /** Bytes a client may have waiting in its send buffer before it is cut as a slow consumer. */
+  maxBuffered: v.optional(int(64 * KiB, 1024 * MiB), 4 * MiB),
+  /** Seconds without traffic before an idle client is pinged and, if silent, closed. */
+  idleTimeout: v.optional(int(8, 960), 120),
+  /** consola log level: silent, error, warn, info, debug or trace. */
+  logLevel: v.optional(v.picklist(["silent", "error", "warn", "info", "debug", "trace"]), "info"),
+});
+
+/** A validated configuration. */
+export type Config = v.InferOutput<typeof ConfigSchema>;
+/** Raw settings from any one source, before validation. */
+export type RawConfig = Record<string, unknown>;
+
+/** Every setting's name, for mapping flags and RELAY_* variables. */
+export const CONFIG_KEYS = Object.keys(ConfigSchema.entries) as (keyof Config)[];
+
+/** A bad setting: names the setting, the source, and what is allowed. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** `maxPayload` -> `RELAY_MAX_PAYLOAD`. */
+export function envName(key: string): string {
+  return `RELAY_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** `maxPayload` -> `--max-payload`. */
+export function flagName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** Reads RELAY_* variables; RELAY_SEED may list several seeds separated by commas or spaces. */
+export function fromEnv(env: Record<string, string | undefined>): RawConfig {
+  const out: RawConfig = {};
+  for (const key of CONFIG_KEYS) {
+    const value = env[envName(key)];
+    if (value === undefined || value === "") continue;
+    out[key] = key === "seed" ? value.split(/[\s,]+/).filter(Boolean) : value;
+  }
+  return out;
+}
+
+/** Parses a JSON config file's text; keys are the camelCase setting names. */
+export function fromFile(text: string, path: string): RawConfig {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path}: must hold a JSON object of settings`);
+  }
+  const unknown = Object.keys(parsed).filter((k) => !CONFIG_KEYS.includes(k as keyof Config));
+  if (unknown.length) throw new ConfigError(`config file ${path}: unknown setting ${unknown.join(", ")}; allowed: ${CONFIG_KEYS.join(", ")}`);
+  return parsed as RawConfig;
+}
+
+/** Merges the sources (later wins) and validates once; a bad value names the setting and its source. */
+export function resolveConfig(sources: { file?: RawConfig; env?: RawConfig; flags?: RawConfig }): Config {
+  const origin = new Map<string, string>();
+  const merged: RawConfig = {};
+  for (const [label, src] of [["config file", sources.file], ["environment", sources.env], ["flag", sources.flags]] as const) {
+    for (const [k, val] of Object.entries(src ?? {})) {
+      if (val === undefined) continue;
+      merged[k] = val;
+      origin.set(k, label);
+    }
+  }
+  const result = v.safeParse(ConfigSchema, merged);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const key = issue.path?.[0]?.key as string | undefined;
+  const from = key ? origin.get(key) : undefined;
+  const label = key ? `${flagName(key)} (${envName(key)})` : "config";
+  throw new ConfigError(`${label}${from ? ` from ${from}` : ""}: ${issue.message}`);
+}

@@ -1,0 +1,66 @@
+import type { ErrorCode } from "../protocol/index.ts";
+import type { Config } from "./config.ts";
+import pkg from "../../package.json" with { type: "json" };
+
+/**
+ * The node's counters and gauges, rendered as Prometheus text at GET /metrics.
+ * Counters only ever grow; gauges are read from live state at scrape time, so they can't drift.
+ */
+export class Metrics {
+  /** Client frames received, and their bytes. */
+  messagesIn = 0;
+  bytesIn = 0;
+  /** Publishes accepted (after validation and rate limiting). */
+  publishes = 0;
+  /** Frames delivered to subscribers (one per subscriber per message), and their bytes. */
+  deliveries = 0;
+  bytesOut = 0;
+  /** Connections accepted since start. */
+  connectionsTotal = 0;
+  /** Clients cut because their send buffer passed --max-buffered. */
+  slowConsumerCuts = 0;
+  /** Error frames and error closes, by code. */
+  readonly errors = new Map<ErrorCode, number>();
+
+  /** Counts one error of `code`. */
+  error(code: ErrorCode): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  /** Prometheus text exposition format 0.0.4. */
+  render(live: { connections: number; subscriptions: number; channels: number; uptimeSeconds: number }, config: Config, name: string): string {
+    const mem = process.memoryUsage();
+    const lines: string[] = [];
+    const metric = (n: string, type: "counter" | "gauge", help: string, samples: [string, number][]) => {
+      lines.push(`# HELP ${n} ${help}`, `# TYPE ${n} ${type}`);
+      for (const [labels, value] of samples) lines.push(`${n}${labels} ${value}`);
+    };
+    metric("relay_info", "gauge", "Static information about this node.", [[`{node="${name}",version="${VERSION}"}`, 1]]);
+    metric("relay_uptime_seconds", "gauge", "Seconds since the node started.", [["", Math.round(live.uptimeSeconds)]]);
+    metric("relay_connections", "gauge", "Client connections open now.", [["", live.connections]]);
+    metric("relay_connections_total", "counter", "Client connections accepted since start.", [["", this.connectionsTotal]]);
+    metric("relay_subscriptions", "gauge", "Subscriptions held by clients of this node.", [["", live.subscriptions]]);
+    metric("relay_channels", "gauge", "Channels with at least one subscriber on this node.", [["", live.channels]]);
+    metric("relay_messages_in_total", "counter", "Frames received from clients.", [["", this.messagesIn]]);
+    metric("relay_bytes_in_total", "counter", "Bytes of frames received from clients.", [["", this.bytesIn]]);
+    metric("relay_publishes_total", "counter", "Publishes accepted from clients.", [["", this.publishes]]);
+    metric("relay_messages_out_total", "counter", "Messages delivered to subscribers (one per subscriber).", [["", this.deliveries]]);
+    metric("relay_bytes_out_total", "counter", "Bytes of messages delivered to subscribers.", [["", this.bytesOut]]);
+    metric("relay_errors_total", "counter", "Errors sent to clients, by code.", [...this.errors].map(([code, n]) => [`{code="${code}"}`, n] as [string, number]));
+    metric("relay_slow_consumer_cuts_total", "counter", "Clients cut for not reading fast enough.", [["", this.slowConsumerCuts]]);
+    metric("relay_limit", "gauge", "Configured limits.", [
+      ['{limit="max_payload_bytes"}', config.maxPayload],
+      ['{limit="max_subscriptions"}', config.maxSubscriptions],
+      ['{limit="max_connections"}', config.maxConnections],
+      ['{limit="publish_rate"}', config.publishRate],
+      ['{limit="publish_burst"}', config.publishBurst],
+      ['{limit="max_buffered_bytes"}', config.maxBuffered],
+    ]);
+    metric("relay_process_resident_memory_bytes", "gauge", "Resident set size of the node process.", [["", mem.rss]]);
+    metric("relay_process_heap_used_bytes", "gauge", "JavaScript heap in use.", [["", mem.heapUsed]]);
+    return lines.join("\n") + "\n";
+  }
+}
+
+/** The version reported by --version, /healthz and relay_info; package.json is bundled into the binary. */
+export const VERSION: string = pkg.version;

@@ -1,0 +1,34 @@
+import type { ServerWebSocket } from "bun";
+import type { Encoding } from "../protocol/index.ts";
+import type { Bucket } from "./ratelimit.ts";
+
+/** Per-connection state, held in Bun's `ws.data`. Kept small: 5,000 idle clients should cost a few MiB. */
+export interface Session {
+  /** Node-unique client id, sent in `welcome` and as `from` on the messages it publishes. */
+  id: string;
+  /** The encoding of frames the node sends this client (chosen by subprotocol). */
+  encoding: Encoding;
+  /** Channels this client subscribes to. */
+  subs: Set<string>;
+  /** Channels where this client asked to receive its own publishes; null while there are none. */
+  echo: Set<string> | null;
+  /** Publish token bucket. */
+  bucket: Bucket;
+  /** Peer address, for logs. */
+  remote: string;
+  /** Set once the node has closed this client on purpose, so the close handler counts it right. */
+  closing: "slow_consumer" | "shutting_down" | "too_many_connections" | null;
+  /** Bytes waiting in the send buffer at the last slow-consumer sweep. */
+  backlog: number;
+}
+
+/** A client's WebSocket. */
+export type ClientSocket = ServerWebSocket<Session>;
+
+/**
+ * The Bun topic for a channel in one encoding. Each encoding has its own topic so a message is
+ * encoded once per encoding and handed to native fan-out, never re-encoded per subscriber.
+ */
+export function topicOf(encoding: Encoding, channel: string): string {
+  return encoding === "json" ? `j${channel}` : `m${channel}`;
+}

@@ -1,0 +1,71 @@
+import type { ClientSocket } from "./session.ts";
+import { topicOf } from "./session.ts";
+
+/**
+ * Which channels have subscribers on this node, and how many. Owns the Bun topic subscriptions,
+ * so the count per channel and the native topic membership can never disagree.
+ * The mesh (a later layer) listens for the 0 <-> 1 crossings to announce interest.
+ */
+export class LocalSubscriptions {
+  /** Subscriber count per channel; a channel with none is absent. */
+  private readonly counts = new Map<string, number>();
+  /** Total subscriptions across all clients. */
+  total = 0;
+
+  /** @param onInterest called when a channel gains its first or loses its last local subscriber. */
+  constructor(private readonly onInterest: (channel: string, interested: boolean) => void = () => {}) {}
+
+  /** Subscribes; false if the client already was (the call is then a no-op, apart from echo). */
+  add(ws: ClientSocket, channel: string, echo: boolean): boolean {
+    const s = ws.data;
+    if (echo) (s.echo ??= new Set()).add(channel);
+    else s.echo?.delete(channel);
+    if (s.subs.has(channel)) return false;
+    s.subs.add(channel);
+    ws.subscribe(topicOf(s.encoding, channel));
+    this.total++;
+    const n = (this.counts.get(channel) ?? 0) + 1;
+    this.counts.set(channel, n);
+    if (n === 1) this.onInterest(channel, true);
+    return true;
+  }
+
+  /** Unsubscribes; false if the client was not subscribed. */
+  remove(ws: ClientSocket, channel: string): boolean {
+    const s = ws.data;
+    if (!s.subs.delete(channel)) return false;
+    s.echo?.delete(channel);
+    // A socket that is already closed has left its topics natively; unsubscribe would throw.
+    if (!s.closing) ws.unsubscribe(topicOf(s.encoding, channel));
+    this.release(channel);
+    return true;
+  }
+
+  /** Forgets every subscription of a closed client (Bun has already removed it from its topics). */
+  dropAll(ws: ClientSocket): void {
+    for (const channel of ws.data.subs) this.release(channel);
+    ws.data.subs.clear();
+    ws.data.echo = null;
+  }
+
+  /** Number of channels with at least one local subscriber. */
+  get channels(): number {
+    return this.counts.size;
+  }
+
+  /** Channels with their local subscriber counts, sorted by name. */
+  list(): { name: string; subscribers: number }[] {
+    return [...this.counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, subscribers]) => ({ name, subscribers }));
+  }
+
+  private release(channel: string): void {
+    this.total--;
+    const n = (this.counts.get(channel) ?? 1) - 1;
+    if (n > 0) {
+      this.counts.set(channel, n);
+    } else {
+      this.counts.delete(channel);
+      this.onInterest(channel, false);
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The one table of error codes that Relay speaks, shared by the node, the SDK and the CLI.
+ *
+ * Invariant: codes are stable strings that scripts match on; a code is never renamed or reused
+ * with another meaning. `close` is the WebSocket close code used when the error ends the
+ * connection; `null` means the node answers with an error frame and the connection stays open.
+ * Codes from 4000 up are Relay's own (RFC 6455 leaves 4000-4999 to applications).
+ */
+export const ERRORS = {
+  /** A frame that is not valid JSON / MessagePack, or not an object of the v1 shape. */
+  bad_frame: { close: null, message: "the frame is not a valid v1 frame" },
+  /** A well-formed frame whose `op` the node does not know. */
+  unknown_op: { close: null, message: "unknown op" },
+  /** A channel name outside the grammar in docs/protocol.md. */
+  bad_channel: { close: null, message: "the channel name is not valid" },
+  /** A payload over --max-payload; a whole frame over the limit closes with 1009 instead. */
+  payload_too_large: { close: 1009, message: "the payload is larger than the node allows" },
+  /** The connection published faster than its token bucket (--publish-rate, --publish-burst). */
+  rate_limited: { close: null, message: "publishing too fast; the message was dropped" },
+  /** The connection already holds --max-subscriptions subscriptions. */
+  too_many_subscriptions: { close: null, message: "too many subscriptions on this connection" },
+  /** The node already holds --max-connections clients. */
+  too_many_connections: { close: 1013, message: "the node is full; try another node or later" },
+  /** The client could not keep up: its send buffer passed --max-buffered bytes. */
+  slow_consumer: { close: 4008, message: "the client is not reading fast enough" },
+  /** The client asked for a WebSocket subprotocol this node does not speak. */
+  unsupported_protocol: { close: 1002, message: "unsupported subprotocol" },
+  /** The node is shutting down; reconnect (the SDK does so by itself). */
+  shutting_down: { close: 1001, message: "the node is shutting down" },
+  /** A fault inside the node; it is logged, and the node keeps running. */
+  internal: { close: 1011, message: "internal error" },
+  /** SDK only: no answer came from the node in time. */
+  timeout: { close: null, message: "no answer from the node in time" },
+  /** SDK only: the client was closed, or the connection dropped before an answer came. */
+  closed: { close: null, message: "the connection is closed" },
+  /** SDK only: too many requests are waiting for the connection to come back. */
+  buffer_full: { close: null, message: "too many requests queued while disconnected" },
+} as const satisfies Record<string, { close: number | null; message: string }>;
+
+/** A stable error code, one of the keys of {@link ERRORS}. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** True when `code` is a code of the table (used to validate codes that arrive over the wire). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(ERRORS, code);
+}
+
+/** The close code for a code that ends the connection, or null when it does not. */
+export function closeCodeOf(code: ErrorCode): number | null {
+  return ERRORS[code].close;
+}
+
+/** The code for a WebSocket close code of Relay's own, so a client can name why it was cut. */
+export function codeOfClose(close: number): ErrorCode | null {
+  for (const [code, entry] of Object.entries(ERRORS)) {
+    if (entry.close === close) return code as ErrorCode;
+  }
+  return null;
+}
