@@ -34,6 +34,8 @@ export interface RelayNode {
   /** ws:// URL clients use to reach this node. */
   readonly url: string;
   readonly metrics: Metrics;
+  /** Runs the slow-consumer sweep now (it also runs every 100 ms); returns how many clients it cut. */
+  sweepSlowConsumers(): number;
   /** Stops accepting, closes every client with 1001, and stops the server. Idempotent. */
   stop(): Promise<void>;
 }
@@ -94,9 +96,9 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     },
     websocket: {
       maxPayloadLength: config.maxPayload + FRAME_OVERHEAD,
-      // The sweep below cuts at --max-buffered with a close frame; Bun's own cut at twice that is
-      // the hard backstop that bounds memory between sweeps. Never drop silently: close instead.
-      backpressureLimit: config.maxBuffered * 2,
+      // The sweep below cuts at --max-buffered with a close frame; Bun's own cut further up is the
+      // hard backstop that bounds memory between sweeps. Never drop silently: close instead.
+      backpressureLimit: backstopBytes(config.maxBuffered),
       closeOnBackpressureLimit: true,
       idleTimeout: config.idleTimeout,
       sendPings: true,
@@ -131,7 +133,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       close(ws, code, reason) {
         if (!sessions.delete(ws)) return;
         subs.dropAll(ws);
-        // Past 2x --max-buffered Bun cuts the socket itself (1006, no reason). If the sweep last saw
+        // Past the backstop Bun cuts the socket itself (1006, no reason). If the sweep last saw
         // this client backed up, that cut is the backstop for a slow consumer, so count it as one.
         if (ws.data.closing === null && code === 1006 && ws.data.backlog > 0) ws.data.closing = "slow_consumer";
         if (ws.data.closing === "slow_consumer") metrics.slowConsumerCuts++;
@@ -151,7 +153,8 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
   // Slow consumers: a client's send buffer is filled by native fan-out, so JS cannot see it grow
   // per message. A sweep reads every buffer a few times a second (per client, never per message)
   // and cuts clients past --max-buffered with slow_consumer (4008), leaving everyone else alone.
-  const sweep = setInterval(() => {
+  const sweepSlowConsumers = (): number => {
+    let cuts = 0;
     for (const ws of sessions) {
       const backlog = ws.getBufferedAmount();
       ws.data.backlog = backlog;
@@ -160,9 +163,17 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
         metrics.error("slow_consumer");
         log.warn(`client ${ws.data.id} (${ws.data.remote}) cut as a slow consumer: ${backlog} bytes unsent`);
         ws.close(ERRORS.slow_consumer.close, "slow_consumer");
+        // The close frame waits behind the backlog, and a client that does not read never answers
+        // it: give it a moment to read up and see 4008, then drop the socket and free its buffer.
+        setTimeout(() => {
+          if (sessions.has(ws)) ws.terminate();
+        }, SLOW_CONSUMER_GRACE_MS).unref?.();
+        cuts++;
       }
     }
-  }, SLOW_CONSUMER_SWEEP_MS);
+    return cuts;
+  };
+  const sweep = setInterval(sweepSlowConsumers, SLOW_CONSUMER_SWEEP_MS);
   sweep.unref?.();
 
   let stopping: Promise<void> | null = null;
@@ -173,6 +184,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       return advertisedUrl();
     },
     metrics,
+    sweepSlowConsumers,
     stop() {
       stopping ??= (async () => {
         state = "stopping";
@@ -190,8 +202,19 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
   };
 }
 
-/** How often send buffers are checked for slow consumers; short enough that 2x the limit is rarely reached first. */
+/** How often send buffers are checked for slow consumers. */
 const SLOW_CONSUMER_SWEEP_MS = 100;
+/** How long a cut slow consumer may take to read up to its close frame before the socket is dropped. */
+const SLOW_CONSUMER_GRACE_MS = 1000;
+
+/**
+ * Where Bun cuts a client by itself: far enough above --max-buffered that the sweep normally
+ * cuts first (a client would have to fall behind by 8 MiB within one 100 ms sweep), and still a
+ * hard bound on the memory one client can pin.
+ */
+export function backstopBytes(maxBuffered: number): number {
+  return maxBuffered * 4 + 8 * 1024 * 1024;
+}
 
 /** Chooses the encoding from the client's offered subprotocols; none offered means JSON v1. */
 export function pickSubprotocol(header: string | null): { encoding: Encoding; header: string | null } | null {

@@ -113,6 +113,12 @@ export class ClientFrameDecoder {
     }
     const rec = obj as Record<string, unknown>;
     const id = salvageId(rec);
+    // MessagePack decoders refuse a `__proto__` key, so a JSON payload holding one could never
+    // reach MessagePack subscribers. Refuse it here for every encoding. The substring test is a
+    // native scan that keeps the object walk off the common path.
+    if (isText && (raw.includes("proto") || raw.includes("\\u")) && hasProtoKey(obj)) {
+      return fail("bad_frame", "an object key may not be __proto__", id);
+    }
     if (typeof rec.op !== "string") return fail("bad_frame", "a frame must have a string op", id);
     if (!Object.hasOwn(SCHEMAS, rec.op)) return fail("unknown_op", `unknown op; expected sub, unsub, pub or ping`, id);
     const parsed = v.safeParse(SCHEMAS[rec.op as Op], rec);
@@ -140,6 +146,22 @@ export class ClientFrameDecoder {
     }
     return { ok: true, frame };
   }
+}
+
+/** True when any object inside `value` has an own key `__proto__`. Iterative, so depth cannot overflow the stack. */
+function hasProtoKey(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== "object" || v === null) continue;
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+    } else {
+      if (Object.hasOwn(v, "__proto__")) return true;
+      for (const key in v) stack.push((v as Record<string, unknown>)[key]);
+    }
+  }
+  return false;
 }
 
 /**
