@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { toBase64 } from "../protocol/index.ts";
-import { connect, RelayError, type Client, type Payload } from "../sdk/index.ts";
+import { Client, RelayError, type Payload } from "../sdk/index.ts";
 import { makeLogger } from "./logger.ts";
 
 /** One line of `relay sub` output: a string as it is, bytes as base64, any other JSON value compact. */
@@ -19,17 +19,19 @@ const common = {
 
 /** Connects, giving up after `seconds` with a clear error instead of retrying forever. */
 async function connectWithin(url: string, seconds: number): Promise<Client> {
+  const client = new Client({ url });
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const attempt = connect({ url });
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RelayError("timeout", `could not reach ${url} within ${seconds} s`)), seconds * 1000);
+    timer = setTimeout(() => {
+      reject(new RelayError("timeout", `could not reach ${url} within ${seconds} s`));
+      // Stop the SDK's reconnect loop too, so nothing keeps retrying behind the error.
+      client.close();
+    }, seconds * 1000);
   });
   try {
-    return await Promise.race([attempt, deadline]);
+    return await Promise.race([client.start(), deadline]);
   } finally {
     clearTimeout(timer);
-    // If the deadline won, stop the connection attempt in the background.
-    attempt.then((c) => c, () => undefined);
   }
 }
 

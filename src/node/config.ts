@@ -9,8 +9,16 @@ import * as v from "valibot";
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-const int = (min: number, max: number) =>
-  v.pipe(v.union([v.number(), v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number))]), v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+const int = (min: number, max: number) => {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return v.pipe(
+    v.union([v.number(), v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number))], message),
+    v.number(),
+    v.integer(message),
+    v.minValue(min, message),
+    v.maxValue(max, message),
+  );
+};
 
 const hostPort = v.pipe(v.string(), v.regex(/^[^\s/]+:\d{1,5}$/, "must be host:port, for example 10.0.0.2:7400"));
 const wsUrl = v.pipe(v.string(), v.regex(/^(wss?|https?):\/\/[^\s]+$/, "must be a ws://, wss://, http:// or https:// URL"));
