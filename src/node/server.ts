@@ -1,5 +1,5 @@
 import type { Server } from "bun";
-import type { ConsolaInstance } from "consola";
+import type { ConsolaInstance } from "consola/core";
 import {
   ERRORS,
   FRAME_OVERHEAD,

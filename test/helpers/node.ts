@@ -1,4 +1,4 @@
-import { createConsola } from "consola";
+import { createConsola } from "consola/core";
 import { resolveConfig, type RawConfig } from "../../src/node/config.ts";
 import { startNode, type RelayNode } from "../../src/node/server.ts";
 
