@@ -1,52 +1,51 @@
 import { defineCommand } from "citty";
 import { toBase64 } from "../protocol/index.ts";
-import { Client, RelayError, type Payload } from "../sdk/index.ts";
+import { connect, RelayError, type Client, type Payload } from "../sdk/index.ts";
 import { makeLogger } from "./logger.ts";
 
-/** One line of `relay sub` output: a string as it is, bytes as base64, any other JSON value compact. */
+/**
+ * One line of `relay sub` output: a string as it is, bytes as base64, any other JSON value compact.
+ * A string that itself holds newlines prints across lines; publish JSON (`--json`) to avoid that.
+ */
 export function formatPayload(data: Payload): string {
   if (typeof data === "string") return data;
   if (data instanceof Uint8Array) return toBase64(data);
   return JSON.stringify(data);
 }
 
+/** A mistake in the command line itself: exit 2, as for any usage error. */
+class UsageError extends Error {}
+
 const common = {
   url: { type: "string", description: "the node's address: ws://, wss://, http:// or https://", required: true },
   password: { type: "string", description: "the channel's password, for protected channels" },
-  timeout: { type: "string", description: "seconds to wait for the node (default 5)", default: "5" },
+  timeout: { type: "string", description: "seconds to wait for the node to connect and to answer (default 5)", default: "5" },
   "log-level": { type: "string", description: "silent, error, warn, info or debug (default warn)", default: "warn" },
 } as const;
 
-/** Connects, giving up after `seconds` with a clear error instead of retrying forever. */
-async function connectWithin(url: string, seconds: number): Promise<Client> {
-  const client = new Client({ url });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new RelayError("timeout", `could not reach ${url} within ${seconds} s`));
-      // Stop the SDK's reconnect loop too, so nothing keeps retrying behind the error.
-      client.close();
-    }, seconds * 1000);
-  });
-  try {
-    return await Promise.race([client.start(), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function seconds(value: string, name: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new RelayError("bad_frame", `--${name} must be a positive number of seconds`);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number of seconds`);
   return n;
 }
 
+/** Connects within the deadline, and holds requests to the same deadline. */
+function connectWithin(url: string, limitSeconds: number): Promise<Client> {
+  return connect({ url, connectTimeoutMs: limitSeconds * 1000, requestTimeoutMs: limitSeconds * 1000 });
+}
+
+/** Prints the error on stderr and exits: 2 for usage errors, 1 for refusals and failures. */
 function fail(err: unknown): never {
+  if (err instanceof UsageError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(2);
+  }
   const e = err instanceof RelayError ? `${err.code}: ${err.message}` : String(err);
   process.stderr.write(`error: ${e}\n`);
   process.exit(1);
 }
 
+/** `relay pub CHANNEL MESSAGE --url URL`: the contract is in ARCHITECTURE.md section 6. */
 export const pub = defineCommand({
   meta: { name: "pub", description: "Publish one message; exits 0 once the node acknowledged it" },
   args: {
@@ -65,7 +64,7 @@ export const pub = defineCommand({
         try {
           data = JSON.parse(args.message);
         } catch {
-          throw new RelayError("bad_frame", "--json was given but MESSAGE is not valid JSON");
+          throw new UsageError("--json was given but MESSAGE is not valid JSON");
         }
       }
       client = await connectWithin(args.url, limit);
@@ -80,6 +79,7 @@ export const pub = defineCommand({
   },
 });
 
+/** `relay sub CHANNEL --url URL`: stdout carries only payloads, one line each. */
 export const sub = defineCommand({
   meta: { name: "sub", description: "Subscribe and print each message's payload on its own line" },
   args: {
@@ -92,7 +92,7 @@ export const sub = defineCommand({
     try {
       const limit = seconds(args.timeout, "timeout");
       const count = args.count === undefined ? Infinity : Number(args.count);
-      if (!Number.isInteger(count) || count < 1) throw new RelayError("bad_frame", "--count must be a whole number of at least 1");
+      if (!Number.isInteger(count) || count < 1) throw new UsageError("--count must be a whole number of at least 1");
       const client = await connectWithin(args.url, limit);
       client.on("state", (state) => log.info(`connection ${state}`));
       client.on("error", (err) => log.warn(`${err.code}: ${err.message}`));
@@ -102,11 +102,14 @@ export const sub = defineCommand({
         (msg) => {
           if (seen >= count) return;
           seen++;
-          process.stdout.write(formatPayload(msg.data) + "\n");
-          if (seen >= count) {
-            client.close();
-            process.exit(0);
+          const line = formatPayload(msg.data) + "\n";
+          if (seen < count) {
+            process.stdout.write(line);
+            return;
           }
+          client.close();
+          // Exit only once stdout has taken the last line: a pipe may be slower than we are.
+          process.stdout.write(line, () => process.exit(0));
         },
         args.password === undefined ? {} : { password: args.password },
       );

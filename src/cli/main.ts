@@ -4,7 +4,7 @@
  * default command, so `relay --seed host:port` runs a node.
  */
 import { defineCommand, runMain } from "citty";
-import { VERSION } from "../node/metrics.ts";
+import { VERSION } from "../node/version.ts";
 import { withDefaultCommand } from "./argv.ts";
 import { pub, sub } from "./client-commands.ts";
 import { serve } from "./serve.ts";

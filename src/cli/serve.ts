@@ -1,33 +1,12 @@
 import { defineCommand } from "citty";
 import { hostname } from "node:os";
-import { CONFIG_KEYS, ConfigError, envName, flagName, fromEnv, fromFile, resolveConfig, type Config, type RawConfig } from "../node/config.ts";
+import { CONFIG_KEYS, ConfigError, SETTING_HELP, envName, flagName, fromEnv, fromFile, resolveConfig, type Config, type RawConfig } from "../node/config.ts";
 import { startNode } from "../node/server.ts";
 import { makeLogger } from "./logger.ts";
 
-/** Help text for each setting, shown by `relay serve --help` (README's table says the same). */
-const HELP: Record<keyof Config, string> = {
-  host: "interface to listen on (default 0.0.0.0)",
-  port: "port for HTTP, clients and peers (default 7400)",
-  name: "this node's name in the mesh (default: host name)",
-  seed: "a peer to join through, host:port; repeat for more",
-  advertise: "URL peers and clients should use to reach this node",
-  maxPeers: "most mesh links to keep (default 8)",
-  clusterKey: "shared secret that admits nodes to the mesh",
-  adminToken: "bearer token for the admin API (off without it)",
-  region: "region label, shown in /nodes",
-  maxPayload: "largest payload in bytes (default 65536)",
-  maxSubscriptions: "most subscriptions per connection (default 128)",
-  maxConnections: "most client connections (default 100000)",
-  publishRate: "publishes per second per connection (default 1000)",
-  publishBurst: "publish burst per connection (default 2000)",
-  maxBuffered: "send-buffer bytes before a client is cut as slow (default 4 MiB)",
-  idleTimeout: "seconds before an idle client is pinged and closed (default 120)",
-  logLevel: "silent, error, warn, info, debug or trace (default info)",
-};
-
 const args = Object.fromEntries([
   ["config", { type: "string", description: "JSON file of settings (keys as in README)" }],
-  ...CONFIG_KEYS.map((key) => [flagName(key).slice(2), { type: "string", description: `${HELP[key]} [${envName(key)}]` }]),
+  ...CONFIG_KEYS.map((key) => [flagName(key).slice(2), { type: "string", description: `${SETTING_HELP[key]} [${envName(key)}]` }]),
 ]) as Record<string, { type: "string"; description: string }>;
 
 /** Flags as citty parsed them, turned into raw settings (repeated --seed becomes a list). */
@@ -42,12 +21,14 @@ function fromFlags(parsed: Record<string, unknown>): RawConfig {
   return out;
 }
 
+/** `relay serve` (the default command): runs a node until SIGTERM or SIGINT. */
 export const serve = defineCommand({
   meta: { name: "serve", description: "Run a Relay node (the default command)" },
   args,
-  async run({ args: parsed }) {
+  async run({ args: parsed, rawArgs }) {
     let config: Config;
     try {
+      refuseStrays(rawArgs);
       const configPath = (parsed.config as string | undefined) ?? process.env.RELAY_CONFIG;
       const file = configPath ? fromFile(await readConfig(configPath), configPath) : undefined;
       config = resolveConfig({ file, env: fromEnv(process.env), flags: fromFlags(parsed) });
@@ -78,6 +59,26 @@ export const serve = defineCommand({
     process.once("SIGTERM", () => shutdown("SIGTERM"));
   },
 });
+
+/** Names of the flags `serve` takes, so a typo is refused instead of starting a node that ignores it. */
+const KNOWN_FLAGS = new Set(["config", "help", ...CONFIG_KEYS.map((k) => flagName(k).slice(2))]);
+
+/**
+ * Refuses anything `serve` would otherwise ignore: a misspelt command (`relay pubb ...` lands
+ * here as a positional) or an unknown flag. A node that starts on the default port while the
+ * operator meant something else is worse than a clear error.
+ */
+function refuseStrays(rawArgs: string[]): void {
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (!arg.startsWith("-")) {
+      throw new ConfigError(`unexpected argument "${arg}": relay's commands are serve, pub and sub (see relay --help)`);
+    }
+    const name = arg.replace(/^--?/, "").split("=")[0]!;
+    if (!KNOWN_FLAGS.has(name)) throw new ConfigError(`unknown flag ${arg.split("=")[0]} (see relay serve --help)`);
+    if (!arg.includes("=")) i++; // every serve flag takes a value
+  }
+}
 
 async function readConfig(path: string): Promise<string> {
   const file = Bun.file(path);

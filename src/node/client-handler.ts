@@ -1,15 +1,6 @@
 import type { ConsolaInstance } from "consola/core";
-import {
-  ClientFrameDecoder,
-  ERRORS,
-  encodeServerFrame,
-  payloadSize,
-  payloadToJson,
-  type ClientFrame,
-  type ErrorCode,
-  type RequestId,
-  type ServerFrame,
-} from "../protocol/index.ts";
+import { ClientFrameDecoder, type PayloadInfo } from "../protocol/client-decode.ts";
+import { ERRORS, encodeServerFrame, utf8Length, type ClientFrame, type ErrorCode, type RequestId, type ServerFrame } from "../protocol/index.ts";
 import type { Config } from "./config.ts";
 import type { Fanout } from "./fanout.ts";
 import type { Metrics } from "./metrics.ts";
@@ -23,6 +14,7 @@ import type { LocalSubscriptions } from "./subscriptions.ts";
  * Nothing a client sends can make this throw: failures become error frames with a code.
  */
 export class ClientHandler {
+  /** The one validating decoder, sized by --max-payload. */
   private readonly decoder: ClientFrameDecoder;
 
   constructor(
@@ -40,14 +32,14 @@ export class ClientHandler {
   /** Handles one WebSocket message from a client. */
   onMessage(ws: ClientSocket, raw: string | Uint8Array): void {
     this.metrics.messagesIn++;
-    this.metrics.bytesIn += typeof raw === "string" ? raw.length : raw.byteLength;
+    this.metrics.bytesIn += typeof raw === "string" ? utf8Length(raw) : raw.byteLength;
     const decoded = this.decoder.decode(raw);
     if (!decoded.ok) return this.sendError(ws, decoded.code, decoded.message, decoded.id);
     const frame = decoded.frame;
     try {
       switch (frame.op) {
         case "pub":
-          return this.handlePub(ws, frame);
+          return this.handlePub(ws, frame, decoded.payload!);
         case "sub":
           return this.handleSub(ws, frame);
         case "unsub":
@@ -62,18 +54,15 @@ export class ClientHandler {
     }
   }
 
-  private handlePub(ws: ClientSocket, frame: Extract<ClientFrame, { op: "pub" }>): void {
+  private handlePub(ws: ClientSocket, frame: Extract<ClientFrame, { op: "pub" }>, payload: PayloadInfo): void {
     if (!take(ws.data.bucket, this.config.publishRate, this.config.publishBurst, this.now())) {
       return this.sendError(ws, "rate_limited", `publishing faster than ${this.config.publishRate}/s; the message was dropped`, frame.id);
     }
-    // JSON text is made once here: it measures the payload and becomes the JSON frame's body.
-    const json = frame.data instanceof Uint8Array ? null : payloadToJson(frame.data);
-    const size = payloadSize(frame.data, json);
-    if (size > this.config.maxPayload) {
-      return this.sendError(ws, "payload_too_large", `the payload is ${size} bytes; this node allows ${this.config.maxPayload}`, frame.id);
+    if (payload.size > this.config.maxPayload) {
+      return this.sendError(ws, "payload_too_large", `the payload is ${payload.size} bytes; this node allows ${this.config.maxPayload}`, frame.id);
     }
     this.metrics.publishes++;
-    this.fanout.publishFromClient(ws, frame.channel, frame.data, json);
+    this.fanout.publishFromClient(ws, frame.channel, frame.data, payload.json);
     if (frame.id !== undefined) this.send(ws, { op: "ack", id: frame.id });
   }
 

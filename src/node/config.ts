@@ -23,43 +23,47 @@ const int = (min: number, max: number) => {
 const hostPort = v.pipe(v.string(), v.regex(/^[^\s/]+:\d{1,5}$/, "must be host:port, for example 10.0.0.2:7400"));
 const wsUrl = v.pipe(v.string(), v.regex(/^(wss?|https?):\/\/[^\s]+$/, "must be a ws://, wss://, http:// or https:// URL"));
 
-/** The configuration schema; each field's comment is its documentation in README's table. */
+/** The configuration schema; SETTING_HELP below says what each setting means. */
 export const ConfigSchema = v.object({
-  /** Interface to listen on. */
   host: v.optional(v.pipe(v.string(), v.minLength(1)), "0.0.0.0"),
-  /** TCP port for HTTP, client WebSockets and peer links alike (one port per node). */
   port: v.optional(int(0, 65535), 7400),
-  /** This node's name in the mesh; defaults to the host name. */
   name: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 _ . -"))),
-  /** Peers to join through (host:port); used by the mesh. */
   seed: v.optional(v.array(hostPort), []),
-  /** The URL peers and clients should use to reach this node. */
   advertise: v.optional(wsUrl),
-  /** Most mesh links this node keeps. */
   maxPeers: v.optional(int(1, 64), 8),
-  /** Shared secret that admits a node to the mesh. */
   clusterKey: v.optional(v.pipe(v.string(), v.minLength(16, "must be at least 16 characters"))),
-  /** Bearer token for the admin API; without it the admin API is off. */
   adminToken: v.optional(v.pipe(v.string(), v.minLength(16, "must be at least 16 characters"))),
-  /** Free-form region label, shown in /nodes and used to narrow closest-node probes. */
   region: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 _ . -"))),
-  /** Largest payload a publish may carry, in bytes. */
   maxPayload: v.optional(int(1, 16 * MiB), 64 * KiB),
-  /** Most subscriptions one connection may hold. */
   maxSubscriptions: v.optional(int(1, 1_000_000), 128),
-  /** Most client connections this node accepts at once. */
   maxConnections: v.optional(int(1, 10_000_000), 100_000),
-  /** Sustained publishes per second per connection (token bucket refill rate). */
   publishRate: v.optional(int(1, 10_000_000), 1000),
-  /** Publishes a connection may make in a burst (token bucket size). */
   publishBurst: v.optional(int(1, 10_000_000), 2000),
-  /** Bytes a client may have waiting in its send buffer before it is cut as a slow consumer. */
   maxBuffered: v.optional(int(64 * KiB, 1024 * MiB), 4 * MiB),
-  /** Seconds without traffic before an idle client is pinged and, if silent, closed. */
   idleTimeout: v.optional(int(8, 960), 120),
-  /** consola log level: silent, error, warn, info, debug or trace. */
   logLevel: v.optional(v.picklist(["silent", "error", "warn", "info", "debug", "trace"]), "info"),
 });
+
+/** What each setting means: shown by `relay serve --help`; README's table says the same. */
+export const SETTING_HELP: Record<keyof Config, string> = {
+  host: "interface to listen on (default 0.0.0.0)",
+  port: "port for HTTP, clients and peers (default 7400)",
+  name: "this node's name in the mesh (default: host name)",
+  seed: "a peer to join through, host:port; repeat for more",
+  advertise: "URL peers and clients should use to reach this node",
+  maxPeers: "most mesh links to keep (default 8)",
+  clusterKey: "shared secret that admits nodes to the mesh",
+  adminToken: "bearer token for the admin API (off without it)",
+  region: "region label, shown in /nodes",
+  maxPayload: "largest payload in bytes (default 65536)",
+  maxSubscriptions: "most subscriptions per connection (default 128)",
+  maxConnections: "most client connections (default 100000)",
+  publishRate: "publishes per second per connection (default 1000)",
+  publishBurst: "publish burst per connection (default 2000)",
+  maxBuffered: "send-buffer bytes before a client is cut as slow (default 4 MiB)",
+  idleTimeout: "seconds before an idle client is pinged and closed (default 120)",
+  logLevel: "silent, error, warn, info, debug or trace (default info)",
+};
 
 /** A validated configuration. */
 export type Config = v.InferOutput<typeof ConfigSchema>;

@@ -1,7 +1,10 @@
 import type { Server } from "bun";
-import { msgFrameJson, msgFrameMsgpack, payloadToJson, utf8Length, type JsonPayload, type Payload } from "../protocol/index.ts";
+import { isChannelName, msgFrameJson, msgFrameMsgpack, payloadToJson, utf8Length, type Encoding, type JsonPayload, type Payload } from "../protocol/index.ts";
 import type { Metrics } from "./metrics.ts";
 import { topicOf, type ClientSocket, type Session } from "./session.ts";
+
+/** Client ids as the node makes them (see server.ts); anything else in `from` is dropped, never sent. */
+const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Fan-out: the only caller of server.publish. A message is encoded at most once per encoding
@@ -33,40 +36,39 @@ export class Fanout {
     this.forward(channel, data, from);
   }
 
-  /** Delivers a message that arrived from another node to local subscribers. */
-  deliverFromPeer(channel: string, data: Payload, from: string | undefined): void {
+  /**
+   * Delivers a message that arrived from another node to local subscribers. The channel and the
+   * publisher id are concatenated into JSON frames unescaped, so both are checked here; a message
+   * that fails is dropped and false is returned for the caller to log.
+   */
+  deliverFromPeer(channel: string, data: Payload, from: string | undefined): boolean {
+    if (!isChannelName(channel) || (from !== undefined && !CLIENT_ID.test(from))) return false;
     this.deliver(channel, data, null, from, null);
+    return true;
   }
 
   private deliver(channel: string, data: Payload, json: JsonPayload | null, from: string | undefined, exclude: ClientSocket | null): void {
     const jsonTopic = topicOf("json", channel);
-    let n = this.server.subscriberCount(jsonTopic);
-    if (n > 0) {
-      const frame = msgFrameJson(channel, from, json ?? payloadToJson(data));
-      if (exclude?.data.encoding === "json" && exclude.data.subs.has(channel)) {
-        n--;
-        exclude.publishText(jsonTopic, frame);
-      } else {
-        this.server.publish(jsonTopic, frame);
-      }
-      this.count(n, utf8Length(frame));
-    }
     const msgpackTopic = topicOf("msgpack", channel);
-    let m = this.server.subscriberCount(msgpackTopic);
-    if (m > 0) {
-      const frame = msgFrameMsgpack(channel, from, data);
-      if (exclude?.data.encoding === "msgpack" && exclude.data.subs.has(channel)) {
-        m--;
-        exclude.publishBinary(msgpackTopic, frame);
-      } else {
-        this.server.publish(msgpackTopic, frame);
-      }
-      this.count(m, frame.length);
-    }
+    const jsonCount = this.server.subscriberCount(jsonTopic);
+    const msgpackCount = this.server.subscriberCount(msgpackTopic);
+    // Encode every needed encoding before sending any, so a message reaches all subscribers or none.
+    const jsonFrame = jsonCount > 0 ? msgFrameJson(channel, from, json ?? payloadToJson(data)) : null;
+    const msgpackFrame = msgpackCount > 0 ? msgFrameMsgpack(channel, from, data) : null;
+    if (jsonFrame !== null) this.send("json", jsonTopic, jsonFrame, jsonCount, exclude);
+    if (msgpackFrame !== null) this.send("msgpack", msgpackTopic, msgpackFrame, msgpackCount, exclude);
   }
 
-  private count(recipients: number, frameBytes: number): void {
+  /** One native publish to a topic; through the sender's socket when it must not get its own message. */
+  private send(encoding: Encoding, topic: string, frame: string | Uint8Array, subscribers: number, exclude: ClientSocket | null): void {
+    let recipients = subscribers;
+    if (exclude !== null && exclude.data.encoding === encoding && exclude.isSubscribed(topic)) {
+      exclude.publish(topic, frame); // ws.publish reaches every subscriber but the sender
+      recipients--;
+    } else {
+      this.server.publish(topic, frame);
+    }
     this.metrics.deliveries += recipients;
-    this.metrics.bytesOut += recipients * frameBytes;
+    this.metrics.bytesOut += recipients * (typeof frame === "string" ? utf8Length(frame) : frame.byteLength);
   }
 }

@@ -1,15 +1,23 @@
 import type { Config } from "./config.ts";
-import { VERSION, type Metrics } from "./metrics.ts";
+import type { LiveCounts, MemoryUsage, Metrics } from "./metrics.ts";
+import { VERSION } from "./version.ts";
 import { statusPage } from "./status-page.ts";
 
 /** What the HTTP routes read from the running node. */
 export interface HttpContext {
+  /** The node's name. */
   name: string;
   config: Config;
   metrics: Metrics;
+  /** True once the node stopped accepting clients: /healthz says "draining" with 503. */
   draining: boolean;
-  live: () => { connections: number; subscriptions: number; channels: number; uptimeSeconds: number };
+  /** Live gauges, read per request so they never drift. */
+  live: () => LiveCounts;
+  /** Process memory, for /metrics. */
+  memory: () => MemoryUsage;
+  /** Channels with local subscribers, for /channels. */
   channels: () => { name: string; subscribers: number }[];
+  /** The URL clients should use to reach this node. */
   url: () => string;
 }
 
@@ -38,7 +46,7 @@ export function handleHttp(req: Request, ctx: HttpContext): Response {
       );
     }
     case "/metrics":
-      return new Response(ctx.metrics.render(ctx.live(), ctx.config, ctx.name), {
+      return new Response(ctx.metrics.render(ctx.live(), ctx.config, ctx.name, ctx.memory()), {
         headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     case "/nodes":

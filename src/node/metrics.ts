@@ -1,6 +1,20 @@
 import type { ErrorCode } from "../protocol/index.ts";
 import type { Config } from "./config.ts";
-import pkg from "../../package.json" with { type: "json" };
+import { VERSION } from "./version.ts";
+
+/** Gauges read from the node's live state at scrape time. */
+export interface LiveCounts {
+  connections: number;
+  subscriptions: number;
+  channels: number;
+  uptimeSeconds: number;
+}
+
+/** Process memory, read through NodeDeps so this module stays free of process globals. */
+export interface MemoryUsage {
+  rss: number;
+  heapUsed: number;
+}
 
 /**
  * The node's counters and gauges, rendered as Prometheus text at GET /metrics.
@@ -28,8 +42,7 @@ export class Metrics {
   }
 
   /** Prometheus text exposition format 0.0.4. */
-  render(live: { connections: number; subscriptions: number; channels: number; uptimeSeconds: number }, config: Config, name: string): string {
-    const mem = process.memoryUsage();
+  render(live: LiveCounts, config: Config, name: string, mem: MemoryUsage): string {
     const lines: string[] = [];
     const metric = (n: string, type: "counter" | "gauge", help: string, samples: [string, number][]) => {
       lines.push(`# HELP ${n} ${help}`, `# TYPE ${n} ${type}`);
@@ -61,6 +74,3 @@ export class Metrics {
     return lines.join("\n") + "\n";
   }
 }
-
-/** The version reported by --version, /healthz and relay_info; package.json is bundled into the binary. */
-export const VERSION: string = pkg.version;

@@ -2,19 +2,21 @@ import type { Server } from "bun";
 import type { ConsolaInstance } from "consola/core";
 import {
   ERRORS,
-  FRAME_OVERHEAD,
+  maxFrameBytes,
   PROTOCOL_VERSION,
   SUBPROTOCOL_JSON,
   SUBPROTOCOL_MSGPACK,
   type Encoding,
+  type Payload,
 } from "../protocol/index.ts";
 import { ClientHandler } from "./client-handler.ts";
 import type { Config } from "./config.ts";
 import { Fanout } from "./fanout.ts";
 import { handleHttp } from "./http.ts";
-import { Metrics } from "./metrics.ts";
+import { Metrics, type MemoryUsage } from "./metrics.ts";
 import { fullBucket } from "./ratelimit.ts";
 import type { ClientSocket, Session } from "./session.ts";
+import { backstopBytes, SLOW_CONSUMER_SWEEP_MS, SlowConsumerGuard } from "./slow-consumers.ts";
 import { LocalSubscriptions } from "./subscriptions.ts";
 
 /** What the shell around a node (the CLI, or a test) passes in: the I/O edges. */
@@ -24,18 +26,27 @@ export interface NodeDeps {
   defaultName: string;
   /** Milliseconds clock; defaults to performance.now. */
   now?: () => number;
+  /** Process memory for /metrics; defaults to process.memoryUsage. */
+  memory?: () => MemoryUsage;
 }
 
 /** A running node. */
 export interface RelayNode {
+  /** The node's name (--name, or the host name). */
   readonly name: string;
   /** The port actually bound (useful with --port 0). */
   readonly port: number;
   /** ws:// URL clients use to reach this node. */
   readonly url: string;
+  /** Live counters, as /metrics renders them. */
   readonly metrics: Metrics;
   /** Runs the slow-consumer sweep now (it also runs every 100 ms); returns how many clients it cut. */
   sweepSlowConsumers(): number;
+  /**
+   * The mesh's door into this node: delivers a message from another node to local subscribers.
+   * A message with an invalid channel or publisher id is dropped and logged.
+   */
+  deliverFromPeer(channel: string, data: Payload, from: string | undefined): void;
   /** Stops accepting, closes every client with 1001, and stops the server. Idempotent. */
   stop(): Promise<void>;
 }
@@ -52,7 +63,9 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
   // A random tag keeps client ids unique across restarts of the same node, so `from` never
   // names an earlier client by mistake.
   const idTag = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36);
+  /** Counter behind client ids. */
   let nextClient = 0;
+  /** "running" accepts clients; anything else refuses them (503 at the upgrade, 1001 if they slip in). */
   let state: "running" | "stopping" | "stopped" = "running";
 
   const server: Server<Session> = Bun.serve<Session>({
@@ -90,12 +103,13 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
         metrics,
         draining: state !== "running",
         live: () => ({ connections: sessions.size, subscriptions: subs.total, channels: subs.channels, uptimeSeconds: (now() - started) / 1000 }),
+        memory: deps.memory ?? (() => process.memoryUsage()),
         channels: () => subs.list(),
         url: () => advertisedUrl(),
       });
     },
     websocket: {
-      maxPayloadLength: config.maxPayload + FRAME_OVERHEAD,
+      maxPayloadLength: maxFrameBytes(config.maxPayload),
       // The sweep below cuts at --max-buffered with a close frame; Bun's own cut further up is the
       // hard backstop that bounds memory between sweeps. Never drop silently: close instead.
       backpressureLimit: backstopBytes(config.maxBuffered),
@@ -104,7 +118,6 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       sendPings: true,
       publishToSelf: false,
       open(ws) {
-        metrics.connectionsTotal++;
         if (sessions.size >= config.maxConnections || state !== "running") {
           const code = state !== "running" ? "shutting_down" : "too_many_connections";
           ws.data.closing = code;
@@ -113,6 +126,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
           return;
         }
         sessions.add(ws);
+        metrics.connectionsTotal++;
         log.debug(`client ${ws.data.id} connected from ${ws.data.remote} (${ws.data.encoding})`);
         handler.send(ws, {
           op: "welcome",
@@ -133,10 +147,10 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       close(ws, code, reason) {
         if (!sessions.delete(ws)) return;
         subs.dropAll(ws);
-        // Past the backstop Bun cuts the socket itself (1006, no reason). If the sweep last saw
-        // this client backed up, that cut is the backstop for a slow consumer, so count it as one.
-        if (ws.data.closing === null && code === 1006 && ws.data.backlog > 0) ws.data.closing = "slow_consumer";
-        if (ws.data.closing === "slow_consumer") metrics.slowConsumerCuts++;
+        // Bun cuts a frame over maxPayloadLength before any handler sees it: the client gets 1009,
+        // while this handler sees 1006 with Bun's reason, which is all there is to recognise it by.
+        if (ws.data.closing === null && (code === 1009 || reason === "Received too big message")) metrics.error("payload_too_large");
+        guard.onClose(ws, code);
         log.debug(`client ${ws.data.id} closed ${code}${reason ? ` ${reason}` : ""}`);
       },
       error(err, ws) {
@@ -145,37 +159,17 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     },
   });
 
-  const handler = new ClientHandler(config, subs, new Fanout(server, metrics), metrics, log, now);
+  const fanout = new Fanout(server, metrics);
+  const handler = new ClientHandler(config, subs, fanout, metrics, log, now);
+  const guard = new SlowConsumerGuard(sessions, config.maxBuffered, metrics, log);
   const port: number = server.port ?? config.port;
   const localHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const advertisedUrl = (): string => config.advertise ?? `ws://${localHost}:${port}`;
 
-  // Slow consumers: a client's send buffer is filled by native fan-out, so JS cannot see it grow
-  // per message. A sweep reads every buffer a few times a second (per client, never per message)
-  // and cuts clients past --max-buffered with slow_consumer (4008), leaving everyone else alone.
-  const sweepSlowConsumers = (): number => {
-    let cuts = 0;
-    for (const ws of sessions) {
-      const backlog = ws.getBufferedAmount();
-      ws.data.backlog = backlog;
-      if (backlog > config.maxBuffered && ws.data.closing === null) {
-        ws.data.closing = "slow_consumer";
-        metrics.error("slow_consumer");
-        log.warn(`client ${ws.data.id} (${ws.data.remote}) cut as a slow consumer: ${backlog} bytes unsent`);
-        ws.close(ERRORS.slow_consumer.close, "slow_consumer");
-        // The close frame waits behind the backlog, and a client that does not read never answers
-        // it: give it a moment to read up and see 4008, then drop the socket and free its buffer.
-        setTimeout(() => {
-          if (sessions.has(ws)) ws.terminate();
-        }, SLOW_CONSUMER_GRACE_MS).unref?.();
-        cuts++;
-      }
-    }
-    return cuts;
-  };
-  const sweep = setInterval(sweepSlowConsumers, SLOW_CONSUMER_SWEEP_MS);
+  const sweep = setInterval(() => guard.sweep(), SLOW_CONSUMER_SWEEP_MS);
   sweep.unref?.();
 
+  /** The one shutdown in progress, so stop() is idempotent. */
   let stopping: Promise<void> | null = null;
   return {
     name,
@@ -184,7 +178,10 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       return advertisedUrl();
     },
     metrics,
-    sweepSlowConsumers,
+    sweepSlowConsumers: () => guard.sweep(),
+    deliverFromPeer(channel, data, from) {
+      if (!fanout.deliverFromPeer(channel, data, from)) log.warn(`dropped a peer message with an invalid channel or publisher id`);
+    },
     stop() {
       stopping ??= (async () => {
         state = "stopping";
@@ -200,20 +197,6 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       return stopping;
     },
   };
-}
-
-/** How often send buffers are checked for slow consumers. */
-const SLOW_CONSUMER_SWEEP_MS = 100;
-/** How long a cut slow consumer may take to read up to its close frame before the socket is dropped. */
-const SLOW_CONSUMER_GRACE_MS = 1000;
-
-/**
- * Where Bun cuts a client by itself: far enough above --max-buffered that the sweep normally
- * cuts first (a client would have to fall behind by 8 MiB within one 100 ms sweep), and still a
- * hard bound on the memory one client can pin.
- */
-export function backstopBytes(maxBuffered: number): number {
-  return maxBuffered * 4 + 8 * 1024 * 1024;
 }
 
 /** Chooses the encoding from the client's offered subprotocols; none offered means JSON v1. */

@@ -1,12 +1,11 @@
-import * as v from "valibot";
-import { channelProblem, describeChannelProblem } from "./channel.ts";
-import { fromBase64, toBase64, utf8Length } from "./bytes.ts";
+import { fromBase64, toBase64 } from "./bytes.ts";
 import { ERRORS, type ErrorCode } from "./errors.ts";
 import { encoder, makeDecoder } from "./msgpack.ts";
 
 /**
  * Client protocol v1: the frames between a client and a node (docs/protocol.md is the spec).
- * Pure: bytes or text in, a typed value or a typed error out. Shared by the node and the SDK.
+ * Pure: bytes or text in, a typed value or a typed error out. Shared by the node and the SDK,
+ * so it stays free of valibot; the node's validating decoder is in client-decode.ts.
  */
 
 /** WebSocket subprotocol for JSON text frames; also what a client that names none speaks. */
@@ -48,120 +47,18 @@ export type ServerFrame =
   | { op: "error"; code: ErrorCode; message: string; id?: RequestId }
   | { op: "pong"; id?: RequestId };
 
+/** A frame refused at decoding: the error code, a readable message, and the request id it answers. */
+export type Refusal = { ok: false; code: ErrorCode; message: string; id?: RequestId };
+
 /** Outcome of decoding one inbound frame. */
-export type Decoded<T> =
-  | { ok: true; frame: T }
-  | { ok: false; code: ErrorCode; message: string; id?: RequestId };
+export type Decoded<T> = { ok: true; frame: T } | Refusal;
 
-const RequestIdSchema = v.union([
-  v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
-  v.pipe(v.string(), v.maxLength(64)),
-]);
-const PasswordSchema = v.pipe(v.string(), v.maxLength(1024));
+/** Largest nesting of arrays and objects a payload may have; deeper is `bad_frame` (see docs/protocol.md). */
+export const MAX_PAYLOAD_DEPTH = 64;
 
-const SubSchema = v.object({
-  op: v.literal("sub"),
-  channel: v.string(),
-  id: v.optional(RequestIdSchema),
-  echo: v.optional(v.boolean()),
-  password: v.optional(PasswordSchema),
-});
-const UnsubSchema = v.object({ op: v.literal("unsub"), channel: v.string(), id: v.optional(RequestIdSchema) });
-const PubSchema = v.object({
-  op: v.literal("pub"),
-  channel: v.string(),
-  data: v.unknown(),
-  bin: v.optional(v.boolean()),
-  id: v.optional(RequestIdSchema),
-  password: v.optional(PasswordSchema),
-});
-const PingSchema = v.object({ op: v.literal("ping"), id: v.optional(RequestIdSchema) });
-
-const SCHEMAS = { sub: SubSchema, unsub: UnsubSchema, pub: PubSchema, ping: PingSchema } as const;
-type Op = keyof typeof SCHEMAS;
-
-function fail(code: ErrorCode, message: string = ERRORS[code].message, id?: RequestId): Decoded<never> {
+/** Builds a refusal; `id` is the request it answers, when the frame carried one. */
+export function fail(code: ErrorCode, message: string = ERRORS[code].message, id?: RequestId): Refusal {
   return id === undefined ? { ok: false, code, message } : { ok: false, code, message, id };
-}
-
-/** The request id of a frame that failed validation, if it has a usable one, so the error can answer it. */
-function salvageId(obj: Record<string, unknown>): RequestId | undefined {
-  const parsed = v.safeParse(RequestIdSchema, obj.id);
-  return parsed.success ? parsed.output : undefined;
-}
-
-/** Decoder for inbound client frames; one per node, sized by the frame limit. */
-export class ClientFrameDecoder {
-  private readonly msgpack;
-
-  /** @param maxPayload the largest payload in bytes a publish may carry (--max-payload). */
-  constructor(private readonly maxPayload: number) {
-    this.msgpack = makeDecoder(maxPayload + FRAME_OVERHEAD);
-  }
-
-  /** Decodes a text (JSON) or binary (MessagePack) frame. Never throws. */
-  decode(raw: string | Uint8Array): Decoded<ClientFrame> {
-    let obj: unknown;
-    const isText = typeof raw === "string";
-    try {
-      obj = isText ? JSON.parse(raw) : this.msgpack.decode(raw);
-    } catch {
-      return fail("bad_frame", isText ? "the text frame is not valid JSON" : "the binary frame is not valid MessagePack");
-    }
-    if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
-      return fail("bad_frame", "a frame must be an object with an op");
-    }
-    const rec = obj as Record<string, unknown>;
-    const id = salvageId(rec);
-    // MessagePack decoders refuse a `__proto__` key, so a JSON payload holding one could never
-    // reach MessagePack subscribers. Refuse it here for every encoding. The substring test is a
-    // native scan that keeps the object walk off the common path.
-    if (isText && (raw.includes("proto") || raw.includes("\\u")) && hasProtoKey(obj)) {
-      return fail("bad_frame", "an object key may not be __proto__", id);
-    }
-    if (typeof rec.op !== "string") return fail("bad_frame", "a frame must have a string op", id);
-    if (!Object.hasOwn(SCHEMAS, rec.op)) return fail("unknown_op", `unknown op; expected sub, unsub, pub or ping`, id);
-    const parsed = v.safeParse(SCHEMAS[rec.op as Op], rec);
-    if (!parsed.success) {
-      const issue = parsed.issues[0];
-      const where = issue.path?.map((p) => String(p.key)).join(".") ?? "frame";
-      return fail("bad_frame", `${rec.op}: ${where}: ${issue.message}`, id);
-    }
-    const frame = parsed.output;
-    if (frame.op !== "ping") {
-      const problem = channelProblem(frame.channel);
-      if (problem) return fail("bad_channel", describeChannelProblem(problem), id);
-    }
-    if (frame.op === "pub") {
-      let data = frame.data;
-      if (data === undefined) return fail("bad_frame", "pub: data is required", id);
-      if (isText && frame.bin) {
-        if (typeof data !== "string") return fail("bad_frame", "pub: with bin, data must be a base64 string", id);
-        const bytes = fromBase64(data);
-        if (!bytes) return fail("bad_frame", "pub: data is not valid base64", id);
-        data = bytes;
-      }
-      const { bin: _bin, ...rest } = frame;
-      return { ok: true, frame: { ...rest, data } };
-    }
-    return { ok: true, frame };
-  }
-}
-
-/** True when any object inside `value` has an own key `__proto__`. Iterative, so depth cannot overflow the stack. */
-function hasProtoKey(value: unknown): boolean {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v !== "object" || v === null) continue;
-    if (Array.isArray(v)) {
-      for (const item of v) stack.push(item);
-    } else {
-      if (Object.hasOwn(v, "__proto__")) return true;
-      for (const key in v) stack.push((v as Record<string, unknown>)[key]);
-    }
-  }
-  return false;
 }
 
 /**
@@ -169,6 +66,14 @@ function hasProtoKey(value: unknown): boolean {
  * maxPayload + FRAME_OVERHEAD is cut by the WebSocket layer with 1009 before it is read.
  */
 export const FRAME_OVERHEAD = 2048;
+
+/**
+ * The largest WebSocket frame a node accepts for a given --max-payload: room for base64 (JSON
+ * clients send bytes 4/3 larger) plus the envelope. Larger frames are cut with 1009.
+ */
+export function maxFrameBytes(maxPayload: number): number {
+  return Math.ceil(maxPayload / 3) * 4 + FRAME_OVERHEAD;
+}
 
 /** The JSON text of a payload as it appears in a JSON frame, and whether it is base64 bytes. */
 export interface JsonPayload {
@@ -184,12 +89,6 @@ export function payloadToJson(data: Payload): JsonPayload {
 
 function nestedBytes(_key: string, value: unknown): unknown {
   return value instanceof Uint8Array ? toBase64(value) : value;
-}
-
-/** Size of a payload in bytes, as --max-payload counts it: the bytes, or the UTF-8 JSON text. */
-export function payloadSize(data: Payload, json: JsonPayload | null): number {
-  if (data instanceof Uint8Array) return data.length;
-  return utf8Length(json ? json.text : JSON.stringify(data) ?? "null");
 }
 
 /**

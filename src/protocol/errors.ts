@@ -2,9 +2,10 @@
  * The one table of error codes that Relay speaks, shared by the node, the SDK and the CLI.
  *
  * Invariant: codes are stable strings that scripts match on; a code is never renamed or reused
- * with another meaning. `close` is the WebSocket close code used when the error ends the
- * connection; `null` means the node answers with an error frame and the connection stays open.
- * Codes from 4000 up are Relay's own (RFC 6455 leaves 4000-4999 to applications).
+ * with another meaning. `close` is the WebSocket close code used whenever this error ends a
+ * connection, and null for errors that never do. Only `payload_too_large` is both: an error
+ * frame (connection stays open) for a payload over the limit, and close 1009 for a whole frame
+ * over it. Codes from 4000 up are Relay's own (RFC 6455 leaves 4000-4999 to applications).
  */
 export const ERRORS = {
   /** A frame that is not valid JSON / MessagePack, or not an object of the v1 shape. */
@@ -23,12 +24,12 @@ export const ERRORS = {
   too_many_connections: { close: 1013, message: "the node is full; try another node or later" },
   /** The client could not keep up: its send buffer passed --max-buffered bytes. */
   slow_consumer: { close: 4008, message: "the client is not reading fast enough" },
-  /** The client asked for a WebSocket subprotocol this node does not speak. */
-  unsupported_protocol: { close: 1002, message: "unsupported subprotocol" },
+  /** The client offered only WebSocket subprotocols this node does not speak (HTTP 400 at the upgrade). */
+  unsupported_protocol: { close: null, message: "unsupported subprotocol" },
   /** The node is shutting down; reconnect (the SDK does so by itself). */
   shutting_down: { close: 1001, message: "the node is shutting down" },
-  /** A fault inside the node; it is logged, and the node keeps running. */
-  internal: { close: 1011, message: "internal error" },
+  /** A fault inside the node; it is logged, and the node and the connection keep running. */
+  internal: { close: null, message: "internal error" },
   /** SDK only: no answer came from the node in time. */
   timeout: { close: null, message: "no answer from the node in time" },
   /** SDK only: the client was closed, or the connection dropped before an answer came. */

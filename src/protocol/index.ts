@@ -1,4 +1,7 @@
-/** The protocol's public surface: what the node, the SDK and the CLI may import. */
+/**
+ * The protocol's public surface, shared by the node, the SDK and the CLI. The node's validating
+ * decoder is imported from ./client-decode.ts directly, so browser bundles never carry valibot.
+ */
 export { ERRORS, type ErrorCode, isErrorCode, closeCodeOf, codeOfClose } from "./errors.ts";
 export { MAX_CHANNEL_LENGTH, channelProblem, isChannelName, describeChannelProblem, type ChannelProblem } from "./channel.ts";
 export {
@@ -6,14 +9,14 @@ export {
   SUBPROTOCOL_MSGPACK,
   PROTOCOL_VERSION,
   FRAME_OVERHEAD,
-  ClientFrameDecoder,
+  maxFrameBytes,
+  MAX_PAYLOAD_DEPTH,
   decodeServerFrame,
   encodeClientFrame,
   encodeServerFrame,
   msgFrameJson,
   msgFrameMsgpack,
   payloadToJson,
-  payloadSize,
   type ClientFrame,
   type ServerFrame,
   type Encoding,

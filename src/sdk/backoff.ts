@@ -6,6 +6,7 @@ export interface BackoffOptions {
   maxMs: number;
 }
 
+/** 100 ms doubling to 5 s: quick after a blip, gentle on a node that is down for longer. */
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5000 };
 
 /** Delay before reconnect attempt `attempt` (0-based): uniform in [cap/2, cap]. */

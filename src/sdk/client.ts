@@ -9,78 +9,34 @@ import {
   type Payload,
   type RequestId,
   type ServerFrame,
+  type WelcomeLimits,
 } from "../protocol/index.ts";
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
+import { backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import { RelayError, errorFromFrame } from "./errors.ts";
+import type { ConnectOptions, ConnectionState, Message, PublishOptions, SubscribeOptions, Subscription } from "./types.ts";
 import { toWebSocketUrl } from "./url.ts";
-
-/** Options for {@link connect}. */
-export interface ConnectOptions {
-  /** One node's address (ws://, wss://, http:// or https://). */
-  url?: string;
-  /** Several nodes' addresses; the client uses them in order and fails over to the next. */
-  bootstrap?: string[];
-  /** Frame encoding: "json" (default) or "msgpack" (smaller, and carries bytes without base64). */
-  encoding?: Encoding;
-  /** Reconnect after a drop (default true). */
-  reconnect?: boolean;
-  /** Reconnect delays (default 100 ms doubling to 5 s, jittered). */
-  backoff?: BackoffOptions;
-  /** How long a subscribe or publish waits for the node's answer, in ms (default 10,000). */
-  requestTimeoutMs?: number;
-  /** Requests held while disconnected before new ones are refused with `buffer_full` (default 1,000). */
-  maxQueued?: number;
-}
-
-/** Connection states, reported through `client.on("state", ...)`. */
-export type ConnectionState = "connecting" | "connected" | "reconnecting" | "closed";
-
-/** A delivered message. */
-export interface Message {
-  /** The channel it was published on. */
-  channel: string;
-  /** The payload: a JSON value, or a Uint8Array for bytes. */
-  data: Payload;
-  /** Id of the publishing client, where the node knows it. */
-  from?: string;
-}
-
-/** Options for {@link Client.subscribe}. */
-export interface SubscribeOptions {
-  /** The channel's password, for protected channels. */
-  password?: string;
-  /** Also receive this client's own publishes on the channel (default false). */
-  echo?: boolean;
-}
-
-/** Options for {@link Client.publish}. */
-export interface PublishOptions {
-  /** The channel's password, for protected channels. */
-  password?: string;
-}
-
-/** A live subscription; call unsubscribe() to stop receiving. */
-export interface Subscription {
-  readonly channel: string;
-  /** Stops this handler; the node is told when the last handler of the channel goes. */
-  unsubscribe(): Promise<void>;
-}
 
 type Handler = (msg: Message) => void;
 type Events = { state: (state: ConnectionState) => void; error: (err: RelayError) => void };
+type Settings = Required<Omit<ConnectOptions, "url" | "bootstrap" | "signal">>;
 
+/** A request waiting for the node's ack or error. */
 interface Pending {
+  /** The frame, with the id the answer will carry. */
   frame: ClientFrame & { id: RequestId };
   resolve: () => void;
   reject: (err: RelayError) => void;
+  /** Rejects the request with `timeout` after requestTimeoutMs. */
   timer: ReturnType<typeof setTimeout>;
-  /** True once written to a socket; a drop then leaves the outcome unknown. */
-  sent: boolean;
 }
 
+/** One channel this client subscribes to, shared by every handler on it. */
 interface ChannelSubs {
   handlers: Set<Handler>;
+  /** The options the node holds for this channel (re-sent on every reconnect). */
   options: SubscribeOptions;
+  /** Settles when the node has answered the latest subscribe for this channel; later callers await it. */
+  ready: Promise<void>;
 }
 
 /**
@@ -89,50 +45,81 @@ interface ChannelSubs {
  * Create one with {@link connect}.
  */
 export class Client {
-  /** The current connection state. */
-  state: ConnectionState = "connecting";
-  /** This client's id on its current node (from the node's welcome), or null while disconnected. */
-  clientId: string | null = null;
-  /** The name of the node this client is connected to, or null while disconnected. */
-  node: string | null = null;
+  private _state: ConnectionState = "connecting";
+  private _clientId: string | null = null;
+  private _node: string | null = null;
+  private _limits: WelcomeLimits | null = null;
 
+  /** The open socket, or null between connections. */
   private ws: WebSocket | null = null;
+  /** Node addresses as WebSocket URLs, tried in order. */
   private readonly urls: string[];
+  /** Which of `urls` the next connection attempt uses (modulo its length). */
   private urlIndex = 0;
+  /** Reconnect attempts since the last welcome, for the backoff. */
   private attempt = 0;
   private nextId = 1;
+  /** Requests waiting for an answer, sent or not. */
   private readonly pending = new Map<RequestId, Pending>();
+  /** Requests not yet written to a socket, in order; flushed after each welcome. */
+  private readonly unsent = new Set<Pending>();
   private readonly channels = new Map<string, ChannelSubs>();
   private readonly listeners: { [K in keyof Events]: Set<Events[K]> } = { state: new Set(), error: new Set() };
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-  private readonly opts: Required<Omit<ConnectOptions, "url" | "bootstrap">>;
-  private firstConnect: { resolve: (c: Client) => void; reject: (e: RelayError) => void } | null = null;
+  private readonly opts: Settings;
+  /** connect()'s promise, until the first welcome. */
+  private firstConnect: { resolve: (c: Client) => void; reject: (e: RelayError) => void; timer: ReturnType<typeof setTimeout> | null } | null = null;
+  /** Failed attempts before the first welcome; with reconnect off, one round of the addresses. */
   private firstFailures = 0;
+  private readonly signal: AbortSignal | undefined;
 
   /** @internal use {@link connect}. */
   constructor(options: ConnectOptions) {
     const list = [...(options.url ? [options.url] : []), ...(options.bootstrap ?? [])];
     if (list.length === 0) throw new TypeError("connect: give a url or a bootstrap list");
     this.urls = list.map(toWebSocketUrl);
+    this.signal = options.signal;
     this.opts = {
       encoding: options.encoding ?? "json",
       reconnect: options.reconnect ?? true,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       maxQueued: options.maxQueued ?? 1000,
     };
   }
 
+  /** The current connection state. */
+  get state(): ConnectionState {
+    return this._state;
+  }
+  /** This client's id on its current node (from the node's welcome), or null while disconnected. */
+  get clientId(): string | null {
+    return this._clientId;
+  }
+  /** The name of the node this client is connected to, or null while disconnected. */
+  get node(): string | null {
+    return this._node;
+  }
+  /** The limits the current node holds this client to, or null while disconnected. */
+  get limits(): WelcomeLimits | null {
+    return this._limits;
+  }
+
   /** @internal opens the first connection; resolves on the node's welcome. */
   start(): Promise<Client> {
     return new Promise((resolve, reject) => {
-      this.firstConnect = { resolve, reject };
+      const timer = setTimeout(() => this.failFirst(new RelayError("timeout", `could not connect to ${this.urls.join(", ")} within ${this.opts.connectTimeoutMs} ms`)), this.opts.connectTimeoutMs);
+      this.firstConnect = { resolve, reject, timer };
+      if (this.signal?.aborted) return this.failFirst(new RelayError("closed", "connect was aborted"));
+      this.signal?.addEventListener("abort", () => this.failFirst(new RelayError("closed", "connect was aborted")), { once: true });
       this.open();
     });
   }
 
   /**
-   * Subscribes `handler` to `channel`. Resolves once the node confirmed the subscription.
+   * Subscribes `handler` to `channel`. Resolves once the node confirmed the subscription;
+   * rejects with a {@link RelayError} (for example `bad_channel`) if it refused.
    * @example
    * const sub = await client.subscribe("chat", (msg) => console.log(msg.data));
    * await sub.unsubscribe();
@@ -140,21 +127,29 @@ export class Client {
   async subscribe(channel: string, handler: Handler, options: SubscribeOptions = {}): Promise<Subscription> {
     this.assertOpen();
     let entry = this.channels.get(channel);
-    const isNew = !entry;
     if (!entry) {
-      entry = { handlers: new Set(), options };
+      entry = { handlers: new Set(), options, ready: this.request(subFrame(channel, options)) };
       this.channels.set(channel, entry);
+    } else if (options.password !== entry.options.password || options.echo !== entry.options.echo) {
+      const current = entry;
+      const previous = current.options;
+      current.options = options;
+      // Wait for the subscribe in flight, so answers apply in order; on refusal, keep what the node holds.
+      current.ready = current.ready
+        .catch(() => undefined)
+        .then(() => this.request(subFrame(channel, options)))
+        .catch((err: RelayError) => {
+          current.options = previous;
+          throw err;
+        });
     }
     entry.handlers.add(handler);
-    if (isNew || options.password !== entry.options.password || options.echo !== entry.options.echo) {
-      entry.options = options;
-      try {
-        await this.request(subFrame(channel, options));
-      } catch (err) {
-        entry.handlers.delete(handler);
-        if (entry.handlers.size === 0 && this.channels.get(channel) === entry) this.channels.delete(channel);
-        throw err;
-      }
+    try {
+      await entry.ready;
+    } catch (err) {
+      entry.handlers.delete(handler);
+      if (entry.handlers.size === 0 && this.channels.get(channel) === entry) this.channels.delete(channel);
+      throw err;
     }
     let active = true;
     return {
@@ -165,7 +160,7 @@ export class Client {
         const current = this.channels.get(channel);
         if (!current?.handlers.delete(handler) || current.handlers.size > 0) return;
         this.channels.delete(channel);
-        if (this.state === "connected") await this.request({ op: "unsub", channel });
+        if (this._state === "connected") await this.request({ op: "unsub", channel });
       },
     };
   }
@@ -176,14 +171,18 @@ export class Client {
    * @example
    * await client.publish("chat", { text: "hi" });
    */
-  publish(channel: string, data: Payload, options: PublishOptions = {}): Promise<void> {
+  async publish(channel: string, data: Payload, options: PublishOptions = {}): Promise<void> {
     this.assertOpen();
+    // Bytes are checked here, where it is cheap; the node checks every payload.
+    if (this._limits && data instanceof Uint8Array && data.length > this._limits.maxPayload) {
+      throw new RelayError("payload_too_large", `the payload is ${data.length} bytes; the node allows ${this._limits.maxPayload}`);
+    }
     const frame: ClientFrame = { op: "pub", channel, data };
     if (options.password !== undefined) frame.password = options.password;
     return this.request(frame);
   }
 
-  /** Listens for state changes or for errors the node sends outside any request. */
+  /** Listens for state changes or for errors the node sends outside any request; returns an unsubscribe function. */
   on<K extends keyof Events>(event: K, listener: Events[K]): () => void {
     this.listeners[event].add(listener);
     return () => this.listeners[event].delete(listener);
@@ -191,47 +190,55 @@ export class Client {
 
   /** Closes the connection for good; waiting requests reject with `closed`. */
   close(): void {
-    if (this.state === "closed") return;
+    if (this._state === "closed") return;
     this.setState("closed");
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.ws?.close(1000, "client closed");
     this.ws = null;
-    for (const p of this.pending.values()) this.settle(p, new RelayError("closed", "the client was closed"));
-    this.firstConnect?.reject(new RelayError("closed", "the client was closed"));
-    this.firstConnect = null;
+    for (const p of [...this.pending.values()]) this.settle(p, new RelayError("closed", "the client was closed"));
+    this.failFirst(new RelayError("closed", "the client was closed"));
   }
 
   private assertOpen(): void {
-    if (this.state === "closed") throw new RelayError("closed", "the client is closed");
+    if (this._state === "closed") throw new RelayError("closed", "the client is closed");
+  }
+
+  private failFirst(err: RelayError): void {
+    const first = this.firstConnect;
+    if (!first) return;
+    this.firstConnect = null;
+    if (first.timer) clearTimeout(first.timer);
+    first.reject(err);
+    this.close();
   }
 
   private request(frame: ClientFrame): Promise<void> {
-    const queued = [...this.pending.values()].filter((p) => !p.sent).length;
-    if (this.state !== "connected" && queued >= this.opts.maxQueued) {
-      return Promise.reject(new RelayError("buffer_full", `${queued} requests already wait for the connection`));
+    if (this._state !== "connected" && this.unsent.size >= this.opts.maxQueued) {
+      return Promise.reject(new RelayError("buffer_full", `${this.unsent.size} requests already wait for the connection`));
     }
     return new Promise<void>((resolve, reject) => {
       const id = this.nextId++;
-      const withId = { ...frame, id } as ClientFrame & { id: RequestId };
       const timer = setTimeout(() => {
         const p = this.pending.get(id);
         if (p) this.settle(p, new RelayError("timeout", `no answer to ${frame.op} within ${this.opts.requestTimeoutMs} ms`));
       }, this.opts.requestTimeoutMs);
-      const p: Pending = { frame: withId, resolve, reject, timer, sent: false };
+      const p: Pending = { frame: { ...frame, id } as ClientFrame & { id: RequestId }, resolve, reject, timer };
       this.pending.set(id, p);
-      if (this.state === "connected") this.write(p);
+      this.unsent.add(p);
+      if (this._state === "connected") this.write(p);
     });
   }
 
   private write(p: Pending): void {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
     this.ws.send(encodeClientFrame(p.frame, this.opts.encoding));
-    p.sent = true;
+    this.unsent.delete(p);
   }
 
   private settle(p: Pending, err?: RelayError): void {
     clearTimeout(p.timer);
     this.pending.delete(p.frame.id);
+    this.unsent.delete(p);
     if (err) p.reject(err);
     else p.resolve();
   }
@@ -292,57 +299,62 @@ export class Client {
   }
 
   private onWelcome(frame: Extract<ServerFrame, { op: "welcome" }>): void {
-    this.clientId = frame.client;
-    this.node = frame.node;
+    this._clientId = frame.client;
+    this._node = frame.node;
+    this._limits = frame.limits;
     this.attempt = 0;
     this.firstFailures = 0;
     this.setState("connected");
-    // Resubscribe first, so messages published after a reconnect are not missed by queued work.
+    // Resubscribe before flushing queued publishes, so a queued publish is not missed by our own
+    // subscription. Channels whose subscribe is still queued are sent by the flush instead.
+    const queuedSubs = new Set<string>();
+    for (const p of this.unsent) if (p.frame.op === "sub") queuedSubs.add(p.frame.channel);
     for (const [channel, entry] of this.channels) {
-      const inFlight = [...this.pending.values()].some((p) => !p.sent && p.frame.op === "sub" && p.frame.channel === channel);
-      if (!inFlight) this.request(subFrame(channel, entry.options)).catch((err: RelayError) => this.emit("error", err));
+      if (!queuedSubs.has(channel)) this.request(subFrame(channel, entry.options)).catch((err: RelayError) => this.emit("error", err));
     }
-    for (const p of this.pending.values()) if (!p.sent) this.write(p);
-    this.firstConnect?.resolve(this);
-    this.firstConnect = null;
+    for (const p of [...this.unsent]) this.write(p);
+    const first = this.firstConnect;
+    if (first) {
+      this.firstConnect = null;
+      if (first.timer) clearTimeout(first.timer);
+      first.resolve(this);
+    }
   }
 
   private onDrop(code: number, reason: string): void {
-    this.clientId = null;
-    this.node = null;
+    this._clientId = null;
+    this._node = null;
+    this._limits = null;
     // Requests already written may or may not have reached the node: refuse to guess, reject them.
     for (const p of [...this.pending.values()]) {
-      if (p.sent) this.settle(p, new RelayError("closed", `the connection dropped (${code}) before the node answered`));
+      if (!this.unsent.has(p)) this.settle(p, new RelayError("closed", `the connection dropped (${code}) before the node answered`));
     }
-    if (this.state === "closed") return;
+    if (this._state === "closed") return;
     const cause = codeOfClose(code);
     if (cause && cause !== "shutting_down") this.emit("error", new RelayError(cause, reason || undefined));
     if (this.firstConnect) {
       this.firstFailures++;
       this.urlIndex++;
-      if (this.firstFailures >= this.urls.length && !this.opts.reconnect) {
-        this.firstConnect.reject(new RelayError("closed", `could not connect to ${this.urls.join(", ")}`));
-        this.firstConnect = null;
-        this.setState("closed");
-        return;
+      if (!this.opts.reconnect && this.firstFailures >= this.urls.length) {
+        return this.failFirst(new RelayError("closed", `could not connect to ${this.urls.join(", ")}`));
       }
     } else if (!this.opts.reconnect) {
-      this.close();
-      return;
+      return this.close();
     } else if (this.attempt > 0) {
+      // The first retry goes back to the same node (it may just be restarting); later ones move on.
       this.urlIndex++;
     }
     this.setState(this.firstConnect ? "connecting" : "reconnecting");
     const delay = backoffDelay(this.attempt++, this.opts.backoff);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      if (this.state !== "closed") this.open();
+      if (this._state !== "closed") this.open();
     }, delay);
   }
 
   private setState(state: ConnectionState): void {
-    if (this.state === state) return;
-    this.state = state;
+    if (this._state === state) return;
+    this._state = state;
     this.emit("state", state);
   }
 

@@ -8,12 +8,14 @@
  * await client.publish("chat", { text: "hello" });
  * client.close();
  */
-import { Client, type ConnectOptions } from "./client.ts";
+import { Client } from "./client.ts";
+import type { ConnectOptions } from "./types.ts";
 
 /**
  * Connects to a node and resolves once the node has welcomed the client.
- * With `reconnect` (the default) a first connection that fails is retried with backoff until it
- * succeeds or `client.close()` is called; with `reconnect: false` it rejects with code `closed`.
+ * Until then it tries the addresses in turn, with backoff, and rejects with `timeout` after
+ * `connectTimeoutMs` (default 10 s), with `closed` when `signal` aborts, or, with
+ * `reconnect: false`, with `closed` once every address has failed once.
  */
 export function connect(target: string | ConnectOptions): Promise<Client> {
   const client = new Client(typeof target === "string" ? { url: target } : target);
@@ -21,7 +23,7 @@ export function connect(target: string | ConnectOptions): Promise<Client> {
 }
 
 export { Client };
-export type { ConnectOptions, ConnectionState, Message, PublishOptions, SubscribeOptions, Subscription } from "./client.ts";
+export type { ConnectOptions, ConnectionState, Message, PublishOptions, SubscribeOptions, Subscription } from "./types.ts";
 export type { BackoffOptions } from "./backoff.ts";
 export { RelayError } from "./errors.ts";
-export { ERRORS, type ErrorCode, type Payload, type Encoding } from "../protocol/index.ts";
+export { ERRORS, type ErrorCode, type Payload, type Encoding, type WelcomeLimits } from "../protocol/index.ts";

@@ -10,10 +10,3 @@ export function toWebSocketUrl(address: string): string {
   else if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new TypeError(`not a node address: ${address} (use ws://, wss://, http:// or https://)`);
   return url.toString();
 }
-
-/** The HTTP base URL of a node, for /healthz, /nodes and friends. */
-export function toHttpUrl(address: string): string {
-  const url = new URL(toWebSocketUrl(address));
-  url.protocol = url.protocol === "wss:" ? "https:" : "http:";
-  return url.toString();
-}

@@ -85,10 +85,19 @@ describe.skipIf(!hasChromium)("browser SDK in headless Chromium", () => {
   }, BUILD_TIMEOUT_MS);
 
   afterAll(async () => {
-    await browser?.close();
-    pages?.stop(true);
-    if (node) expect(await node.stop()).toBe(0);
-    await killAll();
+    // Reap everything first; assert only afterwards, so a failed expectation cannot leave a child running.
+    let nodeExit: number | undefined;
+    try {
+      await browser?.close();
+    } finally {
+      pages?.stop(true);
+      try {
+        if (node) nodeExit = await node.stop();
+      } finally {
+        await killAll();
+      }
+    }
+    if (node) expect(nodeExit).toBe(0);
   });
 
   test("a message the CLI publishes reaches the page's subscription", async () => {

@@ -1,23 +1,15 @@
 import { createConsola } from "consola/core";
 import { resolveConfig, type RawConfig } from "../../src/node/config.ts";
 import { startNode, type RelayNode } from "../../src/node/server.ts";
+import { waitFor } from "./wait.ts";
+
+export { waitFor };
 
 /** Starts a real node in this process on an OS-chosen port, with logs silenced. */
 export function startTestNode(settings: RawConfig = {}, now?: () => number): RelayNode {
   const config = resolveConfig({ flags: { host: "127.0.0.1", port: 0, logLevel: "silent", ...settings } });
   const log = createConsola({ level: -999 });
   return startNode(config, { log, defaultName: "test-node", ...(now ? { now } : {}) });
-}
-
-/** Polls `check` until it returns a truthy value or the deadline passes (then throws with `what`). */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** A frame as a raw client sees it: parsed JSON, or decoded MessagePack for binary frames. */

@@ -1,6 +1,7 @@
 /**
- * The compiled `dist/relay` as a child process, for end-to-end tests: a node on a free loopback
- * port that a test stops itself, and one-shot or long-running CLI commands (`relay pub`, `relay sub`).
+ * The compiled `dist/relay` as a child process, for end-to-end tests: a node on a loopback port
+ * the OS picked (read from its start-up log line) that a test stops itself, and one-shot or
+ * long-running CLI commands (`relay pub`, `relay sub`).
  *
  * Invariants: every wait has a deadline and waits on a condition, never on a fixed sleep; every
  * child is recorded until it has exited, so `killAll()` in an afterAll can reap what a failed test
@@ -8,6 +9,7 @@
  * shell settings never change what a test sees.
  */
 import type { Subprocess } from "bun";
+import { waitFor } from "./wait.ts";
 import { RELAY_BIN } from "./build.ts";
 
 /** A child whose stdin is closed and whose stdout and stderr are piped to the test. */
@@ -125,21 +127,11 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, message: 
 }
 
 /**
- * Polls `condition` until it holds or the deadline passes. The short pause between polls only
- * paces the polling; the wait itself ends on the condition.
+ * A loopback port with nothing listening on it, for a test that wants a refused connection: the OS
+ * picks it for port 0 and we let it go. Never use it to start a node (another process may take it
+ * in between); startRelay() has the node bind port 0 itself and reads back the port it got.
  */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, opts: { timeoutMs?: number; what?: string; intervalMs?: number } = {}): Promise<void> {
-  const { timeoutMs = 10_000, what = "condition", intervalMs = 20 } = opts;
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (performance.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
-    await Bun.sleep(intervalMs);
-  }
-}
-
-/** A port that was free on 127.0.0.1 a moment ago: the OS picks it for port 0, and we let it go. */
-export function freePort(): number {
+export function unboundPort(): number {
   const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = listener.port;
   listener.stop(true);
@@ -191,6 +183,7 @@ export interface RelayProcess {
   readonly url: string;
   /** http://127.0.0.1:PORT, for /healthz and the status page. */
   readonly httpUrl: string;
+  /** The port the node bound, as its start-up log line reported it. */
   readonly port: number;
   readonly proc: Child;
   readonly stdout: LineReader;
@@ -202,58 +195,64 @@ export interface RelayProcess {
 /** Options for startRelay(). */
 export interface StartRelayOptions {
   /**
-   * The command line for the chosen port. Default: `serve --host 127.0.0.1 --port PORT` plus `extraArgs`.
-   * A config-file test writes its file here and returns `["--config", path]`.
+   * The whole command line. Default: `serve --host 127.0.0.1 --port 0` plus `extraArgs`.
+   * Whatever it is, the node must end up on 127.0.0.1, port 0, and log at level info or lower,
+   * since the port is read from its start-up line (a config-file test writes `"port": 0`).
    */
-  args?: (port: number) => string[];
+  args?: string[];
   /** Appended to the default command line. */
   extraArgs?: string[];
   /** Extra environment variables for the node. */
   env?: Record<string, string>;
-  /** How long the node may take to answer /healthz. */
+  /** How long the node may take to log its port and then answer /healthz (each). */
   startTimeoutMs?: number;
 }
 
-/** How many fresh ports to try when another process takes ours between choosing and binding. */
-const PORT_ATTEMPTS = 5;
+/**
+ * The node's start-up line on stderr, for example
+ * `2026-11-30T00:07:04.704Z INFO  [relay] node NAME listening on 127.0.0.1:PORT; dashboard at ...`.
+ */
+const LISTENING = /listening on 127\.0\.0\.1:(\d+)/;
 
-/** Starts `dist/relay` on a free loopback port and resolves once GET /healthz answers 200. */
+/**
+ * Starts `dist/relay` on port 0 of 127.0.0.1, reads the port the OS gave it from its start-up log
+ * line, and resolves once GET /healthz there answers 200. Binding port 0 in the node itself leaves
+ * no window for another process to take the port first.
+ */
 export async function startRelay(opts: StartRelayOptions = {}): Promise<RelayProcess> {
-  const argsFor = opts.args ?? ((port: number) => ["serve", "--host", "127.0.0.1", "--port", String(port), ...(opts.extraArgs ?? [])]);
-  let lastError: unknown;
-  for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-    const port = freePort();
-    const proc = spawnRelay(argsFor(port), opts.env);
-    const stdout = new LineReader(proc.stdout);
-    const stderr = new LineReader(proc.stderr);
-    const httpUrl = `http://127.0.0.1:${port}`;
-    try {
-      await waitHealthy(httpUrl, proc, opts.startTimeoutMs ?? 10_000);
-    } catch (err) {
-      await signalAndWait(proc, "SIGKILL", 5_000, "relay").catch(() => undefined);
-      await stderr.ended;
-      if (/in use|EADDRINUSE/i.test(stderr.text)) {
-        lastError = err;
-        continue;
-      }
-      throw new Error(`${(err as Error).message}\nrelay stderr:\n${stderr.text}`);
-    }
-    return {
-      url: `ws://127.0.0.1:${port}`,
-      httpUrl,
-      port,
-      proc,
-      stdout,
-      stderr,
-      stop: (signal = "SIGTERM", timeoutMs = 10_000) => signalAndWait(proc, signal, timeoutMs, "relay node"),
-    };
+  const args = opts.args ?? ["serve", "--host", "127.0.0.1", "--port", "0", ...(opts.extraArgs ?? [])];
+  const timeoutMs = opts.startTimeoutMs ?? 10_000;
+  const proc = spawnRelay(args, opts.env);
+  const stdout = new LineReader(proc.stdout);
+  const stderr = new LineReader(proc.stderr);
+  let port: number;
+  let httpUrl: string;
+  try {
+    // Rejects at the deadline, or as soon as stderr ends (the node exited without listening).
+    const line = await stderr.waitForLine(LISTENING, timeoutMs);
+    port = Number(LISTENING.exec(line)![1]);
+    if (!(port > 0 && port < 65536)) throw new Error(`the start-up line names no usable port: ${JSON.stringify(line)}`);
+    httpUrl = `http://127.0.0.1:${port}`;
+    await waitHealthy(httpUrl, proc, timeoutMs);
+  } catch (err) {
+    await signalAndWait(proc, "SIGKILL", 5_000, "relay").catch(() => undefined);
+    await withDeadline(stderr.ended, 5_000, "relay stderr did not close").catch(() => undefined);
+    throw new Error(`relay ${args.join(" ")} did not start: ${(err as Error).message}\nrelay stderr:\n${stderr.text}`);
   }
-  throw new Error(`relay could not bind a free port in ${PORT_ATTEMPTS} attempts: ${String(lastError)}`);
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    httpUrl,
+    port,
+    proc,
+    stdout,
+    stderr,
+    stop: (signal = "SIGTERM", timeoutMs = 10_000) => signalAndWait(proc, signal, timeoutMs, "relay node"),
+  };
 }
 
 /** Polls GET /healthz until it answers 200, failing early if the process exits. */
 async function waitHealthy(httpUrl: string, proc: Child, timeoutMs: number): Promise<void> {
-  await waitUntil(
+  await waitFor(
     async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`relay exited (${proc.exitCode ?? proc.signalCode}) before /healthz answered`);
       try {
@@ -263,10 +262,9 @@ async function waitHealthy(httpUrl: string, proc: Child, timeoutMs: number): Pro
         return false;
       }
     },
-    { timeoutMs, what: `GET ${httpUrl}/healthz answering 200` },
+    `GET ${httpUrl}/healthz answering 200`,
+    timeoutMs,
   );
-  // Our own node must be the one that answered, not a stranger that took the port first.
-  if (proc.exitCode !== null || proc.signalCode !== null) throw new Error("relay exited right after /healthz answered");
 }
 
 /** The outcome of a finished CLI command. */

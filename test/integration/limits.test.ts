@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { decode, encode } from "@msgpack/msgpack";
 import type { RelayNode } from "../../src/node/server.ts";
 import type { RawConfig } from "../../src/node/config.ts";
 import { RawClient, startTestNode, waitFor } from "../helpers/node.ts";
@@ -61,6 +62,39 @@ describe("bad input gets a stable code and the connection survives", () => {
     await alive(c);
   });
 
+  test("a payload nested too deeply is refused whole: no subscriber of either encoding gets it", async () => {
+    const n = node();
+    const pub = await client(n);
+    const js = await client(n);
+    const mp = await RawClient.open(n.url, "relay.v1.msgpack", (d) => decode(new Uint8Array(d as ArrayBuffer)) as Record<string, unknown>);
+    clients.push(mp);
+    await js.request({ op: "sub", channel: "deep" });
+    mp.send(encode({ op: "sub", channel: "deep", id: 1 }));
+    await mp.next((f) => f.op === "ack");
+    const deep = `${"[".repeat(200)}${"]".repeat(200)}`;
+    pub.send(`{"op":"pub","channel":"deep","id":7,"data":${deep}}`);
+    expect(await pub.next((f) => f.id === 7)).toMatchObject({ op: "error", code: "bad_frame" });
+    await pub.request({ op: "pub", channel: "deep", data: "after" });
+    await js.next((f) => f.op === "msg" && f.data === "after");
+    await mp.next((f) => f.op === "msg" && f.data === "after");
+    expect(js.messages()).toHaveLength(1);
+    expect(mp.messages()).toHaveLength(1);
+    expect(await (await fetch(`http://127.0.0.1:${n.port}/metrics`)).text()).not.toContain('code="internal"');
+  });
+
+  test("the mesh door delivers to local subscribers and drops what it cannot deliver safely", async () => {
+    const n = node();
+    const c = await client(n);
+    await c.request({ op: "sub", channel: "from.peer" });
+    n.deliverFromPeer("from.peer", { hop: 1 }, "zz.9");
+    expect(await c.next((f) => f.op === "msg")).toEqual({ op: "msg", channel: "from.peer", from: "zz.9", data: { hop: 1 } });
+    n.deliverFromPeer("from.peer", "spoof", 'x","data":"evil');
+    n.deliverFromPeer('from.peer","x', "bad channel", undefined);
+    n.deliverFromPeer("from.peer", "last", undefined);
+    expect(await c.next((f) => f.op === "msg" && f.data === "last")).toEqual({ op: "msg", channel: "from.peer", data: "last" });
+    expect(c.messages()).toHaveLength(2);
+  });
+
   test("an error answers the request id it refuses", async () => {
     const n = node();
     const c = await client(n);
@@ -94,6 +128,7 @@ describe("limits", () => {
     await waitFor(() => c.closed, "close");
     expect(c.closed?.code).toBe(1009);
     await alive(other);
+    await waitFor(async () => (await (await fetch(`http://127.0.0.1:${n.port}/metrics`)).text()).includes('relay_errors_total{code="payload_too_large"} 1'), "the cut counted");
   });
 
   test("publishing over the token bucket gets rate_limited, then recovers", async () => {

@@ -22,6 +22,18 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop()));
 });
 
+/** A server that welcomes but never answers: the only way to see the SDK's own deadlines. */
+function muteServer(): { port: number } {
+  const mute = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("")),
+    websocket: { open: (ws) => void ws.send(JSON.stringify({ op: "welcome", v: 1, node: "mute", client: "c", limits: { maxPayload: 65536, maxSubscriptions: 128, publishRate: 1, publishBurst: 1 } })), message() {} },
+  });
+  servers.push(mute);
+  return { port: mute.port! };
+}
+
 async function rejection(p: Promise<unknown>): Promise<RelayError> {
   try {
     await p;
@@ -100,24 +112,69 @@ describe("SDK", () => {
   });
 
   test("no answer in time rejects with timeout", async () => {
-    // A server that welcomes but never answers: the only way to see the SDK's own deadline.
-    const mute = Bun.serve({
-      port: 0,
-      hostname: "127.0.0.1",
-      fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("")),
-      websocket: { open: (ws) => void ws.send(JSON.stringify({ op: "welcome", v: 1, node: "mute", client: "c", limits: {} })), message() {} },
-    });
-    servers.push(mute);
+    const mute = muteServer();
     const a = await client({ url: `ws://127.0.0.1:${mute.port}`, requestTimeoutMs: 200 });
     expect((await rejection(a.publish("x", 1))).code).toBe("timeout");
   });
 
-  test("close rejects what waits, and the client refuses new work", async () => {
-    const n = node();
-    const a = await connect({ url: n.url });
+  test("close rejects what waits, and the client refuses new work with a rejected promise", async () => {
+    const mute = muteServer();
+    const a = await connect({ url: `ws://127.0.0.1:${mute.port}` });
+    const waiting = a.publish("x", 1);
     a.close();
     expect(a.state).toBe("closed");
-    expect(() => a.publish("x", 1)).toThrow(RelayError);
+    expect((await rejection(waiting)).code).toBe("closed");
+    const later = a.publish("x", 2); // must not throw synchronously
+    expect((await rejection(later)).code).toBe("closed");
+    expect((await rejection(a.subscribe("x", () => {}))).code).toBe("closed");
+  });
+
+  test("connect gives up after connectTimeoutMs, and can be aborted", async () => {
+    const n = node();
+    const port = n.port;
+    await n.stop();
+    const started = Date.now();
+    expect((await rejection(connect({ url: `ws://127.0.0.1:${port}`, connectTimeoutMs: 300, backoff: { initialMs: 10, maxMs: 50 } }))).code).toBe("timeout");
+    expect(Date.now() - started).toBeLessThan(5000);
+    const abort = new AbortController();
+    const pending = connect({ url: `ws://127.0.0.1:${port}`, signal: abort.signal, backoff: { initialMs: 10, maxMs: 50 } });
+    abort.abort();
+    expect((await rejection(pending)).code).toBe("closed");
+  });
+
+  test("concurrent subscribes to one channel all wait for the node's answer, and share a refusal", async () => {
+    const n = node();
+    const a = await client(n.url);
+    const results = await Promise.allSettled([a.subscribe("bad chan", () => {}), a.subscribe("bad chan", () => {}, { echo: true })]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    const [one, two] = await Promise.all([a.subscribe("good", () => {}), a.subscribe("good", () => {})]);
+    expect(one.channel).toBe("good");
+    expect(two.channel).toBe("good");
+  });
+
+  test("bytes just under --max-payload pass from a JSON client (base64 is larger on the wire)", async () => {
+    const n = node({ maxPayload: 60 * 1024 });
+    const a = await client(n.url);
+    const b = await client(n.url);
+    const got: unknown[] = [];
+    await a.subscribe("big.bytes", (m) => got.push(m.data));
+    await b.publish("big.bytes", new Uint8Array(60 * 1024).fill(7));
+    await waitFor(() => got.length === 1, "the large message");
+    expect((got[0] as Uint8Array).length).toBe(60 * 1024);
+    expect((await rejection(b.publish("big.bytes", new Uint8Array(60 * 1024 + 1)))).code).toBe("payload_too_large");
+  });
+
+  test("thousands of queued publishes go out after a reconnect without quadratic cost", async () => {
+    const first = node({ publishRate: 1_000_000, publishBurst: 1_000_000 });
+    const port = first.port;
+    const a = await client({ url: first.url, maxQueued: 20_000, backoff: { initialMs: 20, maxMs: 100 } });
+    await first.stop();
+    await waitFor(() => a.state === "reconnecting", "reconnecting");
+    const queued = Array.from({ length: 20_000 }, (_, i) => a.publish("bulk", i));
+    const overflow = a.publish("bulk", "one too many");
+    expect((await rejection(overflow)).code).toBe("buffer_full");
+    node({ port, publishRate: 1_000_000, publishBurst: 1_000_000 });
+    await Promise.all(queued);
   });
 
   test("a first connection that cannot be made rejects when reconnect is off", async () => {
@@ -128,7 +185,7 @@ describe("SDK", () => {
   });
 
   test("reconnects and resubscribes after the node restarts on the same port; queued publishes go out", async () => {
-    const first = startTestNode();
+    const first = node();
     const port = first.port;
     const states: ConnectionState[] = [];
     const a = await client({ url: first.url, backoff: { initialMs: 20, maxMs: 200 } });

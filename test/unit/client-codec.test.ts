@@ -1,15 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { ClientFrameDecoder, payloadProblem } from "../../src/protocol/client-decode.ts";
 import {
-  ClientFrameDecoder,
   FRAME_OVERHEAD,
+  MAX_PAYLOAD_DEPTH,
+  maxFrameBytes,
   decodeServerFrame,
   encodeClientFrame,
   encodeServerFrame,
   isErrorCode,
   msgFrameJson,
   msgFrameMsgpack,
-  payloadSize,
   payloadToJson,
   type ClientFrame,
 } from "../../src/protocol/index.ts";
@@ -28,7 +29,14 @@ describe("client frames: golden JSON", () => {
     ['{"op":"pub","channel":"c","bin":true,"data":"AQID"}', { op: "pub", channel: "c", data: new Uint8Array([1, 2, 3]) }],
     ['{"op":"ping","id":9}', { op: "ping", id: 9 }],
   ])("decodes %s", (text, frame) => {
-    expect(decoder.decode(text)).toEqual({ ok: true, frame: frame as ClientFrame });
+    expect(decoder.decode(text)).toMatchObject({ ok: true, frame: frame as ClientFrame });
+  });
+
+  test("a JSON publish is measured once: UTF-8 bytes of its JSON text, which is kept for JSON subscribers", () => {
+    const out = decoder.decode('{"op":"pub","channel":"c","data":"é"}');
+    expect(out).toMatchObject({ ok: true, payload: { size: 4, json: { text: '"é"', bin: false } } });
+    const bin = decoder.decode('{"op":"pub","channel":"c","bin":true,"data":"AQID"}');
+    expect(bin).toMatchObject({ ok: true, payload: { size: 3, json: { text: '"AQID"', bin: true } } });
   });
 
   test.each([
@@ -63,13 +71,13 @@ describe("client frames: golden MessagePack", () => {
   test("decodes a sub frame from hand-written bytes", () => {
     // fixmap(3) "op" "sub" "channel" "chat" "id" 1
     const bytes = fromHex("83 a2 6f70 a3 737562 a7 6368616e6e656c a4 63686174 a2 6964 01");
-    expect(decoder.decode(bytes)).toEqual({ ok: true, frame: { op: "sub", channel: "chat", id: 1 } });
+    expect(decoder.decode(bytes)).toEqual({ ok: true, frame: { op: "sub", channel: "chat", id: 1 }, payload: null });
   });
 
   test("a pub frame keeps a bin payload as bytes", () => {
     // fixmap(3) "op" "pub" "channel" "c" "data" bin8(3) 01 02 03
     const bytes = fromHex("83 a2 6f70 a3 707562 a7 6368616e6e656c a1 63 a4 64617461 c4 03 010203");
-    expect(decoder.decode(bytes)).toEqual({ ok: true, frame: { op: "pub", channel: "c", data: new Uint8Array([1, 2, 3]) } });
+    expect(decoder.decode(bytes)).toEqual({ ok: true, frame: { op: "pub", channel: "c", data: new Uint8Array([1, 2, 3]) }, payload: { size: 3, json: null } });
   });
 
   test("length bombs are refused before allocation", () => {
@@ -80,10 +88,24 @@ describe("client frames: golden MessagePack", () => {
     }
   });
 
-  test("deep nesting is refused or decoded without crashing", () => {
+  test("unterminated nesting is refused without crashing", () => {
     const deep = new Uint8Array(60_000).fill(0x91); // 60,000 nested one-element arrays, never closed
-    const out = decoder.decode(deep);
-    expect(out.ok).toBe(false);
+    expect(decoder.decode(deep).ok).toBe(false);
+  });
+
+  test("payloads nested deeper than the limit are refused in both encodings, at any depth", () => {
+    const nest = (depth: number): unknown => (depth === 0 ? 1 : [nest(depth - 1)]);
+    const ok = { op: "pub", channel: "c", data: nest(MAX_PAYLOAD_DEPTH - 1) }; // depth counts the outer array too
+    expect(decoder.decode(JSON.stringify(ok)).ok).toBe(true);
+    expect(decoder.decode(encodeClientFrame(ok as ClientFrame, "msgpack")).ok).toBe(true);
+    for (const depth of [MAX_PAYLOAD_DEPTH + 1, 10_000]) {
+      const text = `{"op":"pub","channel":"c","id":1,"data":${"[".repeat(depth)}${"]".repeat(depth)}}`;
+      expect(decoder.decode(text)).toMatchObject({ ok: false, code: "bad_frame", id: 1 });
+      const bytes = new Uint8Array([0x83, 0xa2, 0x6f, 0x70, 0xa3, 0x70, 0x75, 0x62, 0xa7, ...new TextEncoder().encode("channel"), 0xa1, 0x63, 0xa4, ...new TextEncoder().encode("data"), ...new Array(depth).fill(0x91), 0x01]);
+      expect(decoder.decode(bytes)).toMatchObject({ ok: false, code: "bad_frame" });
+    }
+    expect(payloadProblem({ a: { b: [{ c: 1 }] } })).toBeNull();
+    expect(payloadProblem(JSON.parse('{"a":[{"__proto__":1}]}'))).toMatch(/__proto__/);
   });
 });
 
@@ -113,9 +135,9 @@ describe("node frames: golden output", () => {
     expect(encodeServerFrame({ op: "pong" }, "json")).toBe('{"op":"pong"}');
   });
 
-  test("payload size counts UTF-8 bytes of the JSON text, or the raw bytes", () => {
-    expect(payloadSize("é", payloadToJson("é"))).toBe(4); // quotes + 2 bytes
-    expect(payloadSize(new Uint8Array(10), null)).toBe(10);
+  test("the frame limit leaves room for base64 and the envelope", () => {
+    expect(maxFrameBytes(3)).toBe(4 + FRAME_OVERHEAD);
+    expect(maxFrameBytes(65536)).toBe(87384 + FRAME_OVERHEAD);
   });
 });
 
@@ -162,7 +184,8 @@ describe("properties", () => {
   test.each(["json", "msgpack"] as const)("%s: encode then decode gives the frame back", (encoding) => {
     fc.assert(fc.property(frames, (frame) => {
       const out = decoder.decode(encodeClientFrame(frame, encoding));
-      expect(out).toEqual({ ok: true, frame });
+      expect(out).toMatchObject({ ok: true, frame });
+      if (out.ok) expect(out.frame).toEqual(frame);
     }), { numRuns: 1000 });
   });
 

@@ -1,0 +1,61 @@
+import type { Encoding, Payload } from "../protocol/index.ts";
+import type { BackoffOptions } from "./backoff.ts";
+
+/** The SDK's option and value types (the Client class is in client.ts). */
+
+/** Options for {@link connect}. */
+export interface ConnectOptions {
+  /** One node's address (ws://, wss://, http:// or https://). */
+  url?: string;
+  /** Several nodes' addresses; the client uses them in order and fails over to the next. */
+  bootstrap?: string[];
+  /** Frame encoding: "json" (default) or "msgpack" (smaller, and carries bytes without base64). */
+  encoding?: Encoding;
+  /** Reconnect after a drop (default true). */
+  reconnect?: boolean;
+  /** Reconnect delays (default 100 ms doubling to 5 s, jittered). */
+  backoff?: BackoffOptions;
+  /** How long connect() keeps trying the addresses before it rejects with `timeout`, in ms (default 10,000). */
+  connectTimeoutMs?: number;
+  /** Aborting it makes a pending connect() reject with `closed` and closes the client. */
+  signal?: AbortSignal;
+  /** How long a subscribe or publish waits for the node's answer, in ms (default 10,000). */
+  requestTimeoutMs?: number;
+  /** Requests held while disconnected before new ones are refused with `buffer_full` (default 1,000). */
+  maxQueued?: number;
+}
+
+/** Connection states, reported through `client.on("state", ...)`. */
+export type ConnectionState = "connecting" | "connected" | "reconnecting" | "closed";
+
+/** A delivered message. */
+export interface Message {
+  /** The channel it was published on. */
+  channel: string;
+  /** The payload: a JSON value, or a Uint8Array for bytes. */
+  data: Payload;
+  /** Id of the publishing client, where the node knows it. */
+  from?: string;
+}
+
+/** Options for {@link Client.subscribe}. */
+export interface SubscribeOptions {
+  /** The channel's password, for protected channels. */
+  password?: string;
+  /** Also receive this client's own publishes on the channel (default false). */
+  echo?: boolean;
+}
+
+/** Options for {@link Client.publish}. */
+export interface PublishOptions {
+  /** The channel's password, for protected channels. */
+  password?: string;
+}
+
+/** A live subscription; call unsubscribe() to stop receiving. */
+export interface Subscription {
+  readonly channel: string;
+  /** Stops this handler; the node is told when the last handler of the channel goes. */
+  unsubscribe(): Promise<void>;
+}
+
