@@ -1,0 +1,70 @@
+/**
+ * Every timing and size constant of the mesh, in one place, each with its reason.
+ * Sources: SWIM (Das et al. 2002), Lifeguard (Dadgar et al. 2018) and hashicorp/memberlist's
+ * DefaultLANConfig / DefaultWANConfig for the failure detector; OSPF for link-state flooding.
+ */
+
+/** The shell calls tick this often. Short enough for 1 s pings and 100 ms gossip batching. */
+export const TICK_MS = 100;
+
+/** Each link is pinged this often; the pong measures its RTT (ARCHITECTURE.md section 4: ~1 s). */
+export const PING_INTERVAL_MS = 1000;
+
+/** A link silent this long is dead (three missed pings). A closed socket is dead at once. */
+export const LINK_DEAD_MS = 3000;
+
+/** Weight of a new RTT sample in the link's moving average: smooths jitter, follows shifts in ~5 samples. */
+export const RTT_EWMA = 0.3;
+
+/** An LSA re-floods only when a link's RTT moved more than this fraction, so jitter causes no gossip storms. */
+export const RTT_REPORT_CHANGE = 0.2;
+/** ... and by at least this many ms, so sub-millisecond loopback noise is never reported. */
+export const RTT_REPORT_MIN_MS = 2;
+
+/** Local interest changes wait this long to be sent together (ARCHITECTURE.md: batched). */
+export const GOSSIP_BATCH_MS = 100;
+
+/** Push-pull digest with one random neighbour this often repairs anything a flood missed (~30 s). */
+export const PUSH_PULL_MS = 30_000;
+/** ... but sooner right after a link comes up, so a joining node learns the network at once. */
+export const PUSH_PULL_ON_JOIN = true;
+
+/**
+ * Suspicion timeout: memberlist's formula, SUSPICION_MULT * max(1, log10(N)) * PING_INTERVAL_MS,
+ * so larger meshes (slower to spread a refutation) wait longer before declaring death.
+ */
+export const SUSPICION_MULT = 4;
+export function suspicionTimeoutMs(members: number): number {
+  return SUSPICION_MULT * Math.max(1, Math.log10(Math.max(members, 1))) * PING_INTERVAL_MS;
+}
+
+/** Dead and left members are forgotten after this long (memberlist GossipToTheDeadTime is 30 s; we keep them longer for /nodes). */
+export const FORGET_DEAD_MS = 10 * 60_000;
+
+/** Overlay: at most --max-peers links; aim for this many, keeping room for inbound links. */
+export function targetLinks(maxPeers: number): number {
+  return Math.max(Math.min(3, maxPeers), maxPeers - 2);
+}
+/** Never fewer than this many links where that many members exist (ARCHITECTURE.md). */
+export const MIN_LINKS = 3;
+/** Random long links kept beside the nearest ones, so the overlay stays an expander, not a chain of cliques. */
+export const RANDOM_LINKS = 2;
+/** Swap a link for a candidate only if the candidate is this much nearer (20%), to avoid flapping. */
+export const SWAP_GAIN = 0.8;
+/** Overlay upkeep (connect, trim, swap) runs this often; slower than ticks so links settle between changes. */
+export const OVERLAY_EVERY_MS = 1000;
+/** At most this many RTT probes in flight: bounded work while learning a large mesh. */
+export const MAX_PROBES_IN_FLIGHT = 3;
+/** A probe result is trusted this long before the member is probed again. */
+export const PROBE_TTL_MS = 5 * 60_000;
+
+/** Redial backoff: 500 ms doubling to 30 s, with jitter in [0.5, 1] of that, per address. */
+export const DIAL_BACKOFF_MIN_MS = 500;
+export const DIAL_BACKOFF_MAX_MS = 30_000;
+/** A dial with no link after this long counts as failed (the shell normally says so sooner). */
+export const DIAL_TIMEOUT_MS = 5000;
+
+/** Data frames travel at most this many hops: stops loops while routes converge (diameter is far lower). */
+export const HOP_LIMIT = 32;
+/** Per-origin dedup window: sequence numbers this far behind the highest seen count as duplicates. */
+export const DEDUP_WINDOW = 4096;

@@ -1,0 +1,567 @@
+import {
+  DIAL_TIMEOUT_MS,
+  FORGET_DEAD_MS,
+  GOSSIP_BATCH_MS,
+  HOP_LIMIT,
+  LINK_DEAD_MS,
+  OVERLAY_EVERY_MS,
+  PING_INTERVAL_MS,
+  PUSH_PULL_MS,
+  RTT_EWMA,
+  RTT_REPORT_CHANGE,
+  RTT_REPORT_MIN_MS,
+  suspicionTimeoutMs,
+} from "./constants.ts";
+import { DedupWindow } from "./dedup.ts";
+import { LinkStateGraph } from "./graph.ts";
+import { InterestTable } from "./interest.ts";
+import { MemberTable, supersedes } from "./members.ts";
+import { Overlay, type Link } from "./overlay.ts";
+import type { DigestEntry, Directive, InterestUpdate, LinkId, Lsa, MemberRecord, MeshEvent, NodeName, Payload, PeerFrame, PeerInfo } from "./types.ts";
+
+/** What a node tells its mesh core at start. */
+export interface MeshConfig {
+  self: PeerInfo;
+  /** Addresses (host:port or ws://host:port) to join through. */
+  seeds: string[];
+  /** Most links to keep (--max-peers). */
+  maxPeers: number;
+}
+
+/** Counters for /metrics and the simulator. */
+export interface MeshStats {
+  /** Data frames sent to a peer (origin or relay). */
+  routed: number;
+  /** Data messages handed to local subscribers. */
+  delivered: number;
+  /** Data frames dropped as already seen. */
+  duplicates: number;
+  /** Data frames dropped: hop limit, or a tree child with no live link. */
+  dropped: number;
+  /** Data frames flooded because the origin was not yet in the link-state graph. */
+  fallbacks: number;
+  /** Member state changes applied (joins, suspicions, deaths, leaves, refutations). */
+  membershipChanges: number;
+}
+
+/** One member as /nodes shows it. */
+export interface MemberView {
+  name: NodeName;
+  url: string;
+  region: string;
+  incarnation: number;
+  state: MemberRecord["state"];
+  /** RTT from this node (link average, else a probe), ms. */
+  rtt: number | null;
+  /** True when this node holds a link to it. */
+  linked: boolean;
+}
+
+/** Records waiting to be flooded, each with the link it came from (not sent back there). */
+interface Outbox {
+  members: Map<NodeName, { record: MemberRecord; from: LinkId | null }>;
+  lsas: Map<NodeName, { lsa: Lsa; from: LinkId | null }>;
+  interests: { update: InterestUpdate; from: LinkId | null }[];
+}
+
+/** Most records in one gossip frame, so a frame stays far below the peer frame size limit. */
+const GOSSIP_CHUNK = 256;
+
+/**
+ * The mesh core: a pure state machine. `handle(event, now)` returns what the shell must do; no
+ * sockets, timers, clocks or randomness inside (the random source is passed in), so the node and
+ * the simulator run the same code.
+ */
+export class Mesh {
+  readonly self: PeerInfo;
+  private readonly table = new MemberTable();
+  private readonly graph = new LinkStateGraph();
+  private readonly interest: InterestTable;
+  private readonly dedup = new DedupWindow();
+  private readonly overlay: Overlay;
+  /** Live links by id, and the link to each peer. */
+  private readonly linkMap = new Map<LinkId, Link>();
+  private readonly byPeer = new Map<NodeName, LinkId>();
+  private readonly outbox: Outbox = { members: new Map(), lsas: new Map(), interests: [] };
+  /** Own LSA sequence, and the links as last reported (to re-flood only on real change). */
+  private lsaSeq = 0;
+  private reported = new Map<NodeName, number>();
+  /** Next data sequence number of this incarnation. */
+  private dataSeq = 0;
+  /** When each alive member was first seen unreported by any link (failure detector). */
+  private readonly unreportedSince = new Map<NodeName, number>();
+  private lastInterestFlush = 0;
+  private lastOverlay = -Infinity;
+  private lastPushPull = 0;
+  private left = false;
+  private out: Directive[] = [];
+  private readonly counters: MeshStats = { routed: 0, delivered: 0, duplicates: 0, dropped: 0, fallbacks: 0, membershipChanges: 0 };
+
+  constructor(
+    config: MeshConfig,
+    private readonly random: () => number,
+  ) {
+    this.self = { ...config.self };
+    this.interest = new InterestTable(this.self.name, this.self.incarnation);
+    this.overlay = new Overlay(config.seeds, config.maxPeers, random);
+    this.table.merge({ ...this.selfRecord() }, 0);
+    this.graph.put({ origin: this.self.name, incarnation: this.self.incarnation, seq: 0, links: [] });
+  }
+
+  /** Applies one event at time `now` (ms) and returns the directives for the shell. */
+  handle(event: MeshEvent, now: number): Directive[] {
+    this.out = [];
+    if (this.left && event.type !== "linkDown") return [];
+    switch (event.type) {
+      case "tick":
+        this.onTick(now);
+        break;
+      case "linkUp":
+        this.onLinkUp(event.link, event.peer, event.dialed, event.address, now);
+        break;
+      case "linkDown":
+        this.onLinkDown(event.link, now);
+        break;
+      case "dialFailed":
+        this.overlay.dialFailed(event.address, now);
+        break;
+      case "frame":
+        this.onFrame(event.link, event.frame, now);
+        break;
+      case "probed":
+        this.overlay.probed(event.name, event.rtt, this.table, now);
+        break;
+      case "interest":
+        this.interest.setLocal(event.channel, event.interested);
+        break;
+      case "publish":
+        this.originate(event.channel, event.data, event.from);
+        break;
+      case "leave":
+        this.onLeave(now);
+        break;
+    }
+    return this.out;
+  }
+
+  /** The member table, self included, for /nodes. */
+  members(): MemberView[] {
+    const views: MemberView[] = [];
+    for (const m of this.table.values()) {
+      const linkId = this.byPeer.get(m.record.name);
+      const link = linkId === undefined ? undefined : this.linkMap.get(linkId);
+      views.push({
+        name: m.record.name,
+        url: m.record.url,
+        region: m.record.region,
+        incarnation: m.record.incarnation,
+        state: m.record.state,
+        rtt: m.record.name === this.self.name ? 0 : (link?.rtt ?? m.probedRtt),
+        linked: link !== undefined,
+      });
+    }
+    return views.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** This node's links, for /nodes and the dashboard. */
+  links(): { link: LinkId; peer: NodeName; rtt: number | null; dialed: boolean }[] {
+    return [...this.linkMap.values()].map((l) => ({ link: l.id, peer: l.peer.name, rtt: l.rtt, dialed: l.dialed }));
+  }
+
+  /** Counters since start. */
+  stats(): MeshStats {
+    return { ...this.counters };
+  }
+
+  /** Every edge of the link-state graph both ends report, with its RTT: the mesh map. */
+  topology(): { a: NodeName; b: NodeName; rtt: number }[] {
+    const edges: { a: NodeName; b: NodeName; rtt: number }[] = [];
+    for (const lsa of this.graph.all()) {
+      for (const [peer, rtt] of lsa.links) {
+        if (lsa.origin < peer && this.graph.get(peer)?.links.some(([n]) => n === lsa.origin)) edges.push({ a: lsa.origin, b: peer, rtt });
+      }
+    }
+    return edges;
+  }
+
+  // ---- time ----
+
+  private onTick(now: number): void {
+    for (const link of [...this.linkMap.values()]) {
+      if (now - link.lastHeard > LINK_DEAD_MS) {
+        this.log("info", `link to ${link.peer.name} silent for ${Math.round(now - link.lastHeard)} ms: closing`);
+        this.out.push({ type: "close", link: link.id, reason: "ping timeout" });
+        this.dropLink(link.id, now, false);
+      } else if (now - link.lastPing >= PING_INTERVAL_MS) {
+        link.lastPing = now;
+        this.send(link.id, { t: "ping", ts: now });
+      }
+    }
+    for (const address of this.overlay.expiredDials(now, DIAL_TIMEOUT_MS)) this.overlay.dialFailed(address, now);
+    if (now - this.lastInterestFlush >= GOSSIP_BATCH_MS) {
+      this.lastInterestFlush = now;
+      const delta = this.interest.flush();
+      if (delta) this.outbox.interests.push({ update: delta, from: null });
+    }
+    this.detectFailures(now);
+    if (now - this.lastOverlay >= OVERLAY_EVERY_MS) {
+      this.lastOverlay = now;
+      this.out.push(...this.overlay.upkeep(now, this.table, this.self.name, this.linkMap, this.byPeer, this.graph));
+    }
+    if (now - this.lastPushPull >= PUSH_PULL_MS && this.linkMap.size > 0) {
+      this.lastPushPull = now;
+      const ids = [...this.linkMap.keys()];
+      this.send(ids[Math.floor(this.random() * ids.length)]!, this.digest(true));
+    }
+    this.flushOutbox();
+  }
+
+  /**
+   * The failure detector (ARCHITECTURE.md section 4): a member is suspect when no live node
+   * reports a link to it (for longer than a link takes to be declared dead, so a member learnt a
+   * moment ago is not suspected before its links are known), and dead once suspect for
+   * suspicionTimeoutMs(N). Both verdicts are gossiped; the member refutes with a new incarnation.
+   */
+  private detectFailures(now: number): void {
+    const isLive = (n: NodeName) => this.table.isLive(n);
+    for (const m of [...this.table.values()]) {
+      const name = m.record.name;
+      if (name === this.self.name) continue;
+      const state = m.record.state;
+      if (state === "dead" || state === "left") {
+        if (now - m.since > FORGET_DEAD_MS) {
+          this.table.delete(name);
+          this.unreportedSince.delete(name);
+          this.dedup.forget(name);
+        }
+        continue;
+      }
+      const reported = this.byPeer.has(name) || this.graph.reported(name, isLive);
+      if (reported) {
+        this.unreportedSince.delete(name);
+        continue;
+      }
+      const since = this.unreportedSince.get(name) ?? now;
+      this.unreportedSince.set(name, since);
+      if (state === "alive" && now - since >= LINK_DEAD_MS) {
+        this.changeState(name, "suspect", now);
+      } else if (state === "suspect" && now - m.since >= suspicionTimeoutMs(this.table.size)) {
+        this.changeState(name, "dead", now);
+      }
+    }
+  }
+
+  private changeState(name: NodeName, state: "suspect" | "dead", now: number): void {
+    const record = this.table.setState(name, state, now);
+    if (!record) return;
+    this.counters.membershipChanges++;
+    this.log("info", `${name} is ${state}`);
+    this.outbox.members.set(name, { record, from: null });
+    if (state === "dead") this.forgetRoutes(name);
+  }
+
+  // ---- links ----
+
+  private onLinkUp(id: LinkId, peer: PeerInfo, dialed: boolean, address: string | undefined, now: number): void {
+    if (address !== undefined) this.overlay.dialSucceeded(address);
+    if (peer.name === this.self.name) {
+      this.out.push({ type: "close", link: id, reason: "a link to ourselves" });
+      return;
+    }
+    const existing = this.byPeer.get(peer.name);
+    if (existing !== undefined) {
+      // Both sides dialed at once: keep the link opened by the smaller name, on both ends alike.
+      const old = this.linkMap.get(existing)!;
+      const dialerOf = (d: boolean) => (d ? this.self.name : peer.name);
+      const keepNew = dialerOf(dialed) < dialerOf(old.dialed);
+      const loser = keepNew ? existing : id;
+      this.out.push({ type: "close", link: loser, reason: "duplicate link" });
+      if (!keepNew) return;
+      this.dropLink(existing, now, true);
+    }
+    const link: Link = { id, peer, dialed, rtt: null, lastHeard: now, lastPing: now, random: address !== undefined && this.overlay.wasRandom(address) };
+    this.linkMap.set(id, link);
+    this.byPeer.set(peer.name, id);
+    this.log("info", `link up: ${peer.name} (${dialed ? "dialed" : "accepted"})`);
+    this.learn({ name: peer.name, incarnation: peer.incarnation, url: peer.url, region: peer.region, state: "alive" }, null, now);
+    this.send(id, { t: "ping", ts: now });
+    // Push-pull at once, so a joining node learns the whole network from its first link.
+    this.send(id, this.digest(true));
+  }
+
+  private onLinkDown(id: LinkId, now: number): void {
+    const link = this.linkMap.get(id);
+    if (!link) return;
+    this.log("info", `link down: ${link.peer.name}`);
+    this.dropLink(id, now, false);
+  }
+
+  private dropLink(id: LinkId, now: number, replaced: boolean): void {
+    const link = this.linkMap.get(id);
+    if (!link) return;
+    this.linkMap.delete(id);
+    if (this.byPeer.get(link.peer.name) === id) this.byPeer.delete(link.peer.name);
+    if (!replaced) this.overlay.linkLost(link.peer.url, now);
+    this.updateOwnLsa(true);
+    this.flushOutbox();
+  }
+
+  // ---- frames ----
+
+  private onFrame(id: LinkId, frame: PeerFrame, now: number): void {
+    const link = this.linkMap.get(id);
+    if (!link) return;
+    link.lastHeard = now;
+    switch (frame.t) {
+      case "ping":
+        return this.send(id, { t: "pong", ts: frame.ts });
+      case "pong":
+        return this.onPong(link, now - frame.ts);
+      case "gossip":
+        return this.onGossip(id, frame, now);
+      case "digest":
+        return this.onDigest(id, frame.entries, frame.reply, now);
+      case "data":
+        return this.onData(id, frame);
+      case "leave":
+        return this.onPeerLeave(id, frame.name, frame.incarnation, now);
+    }
+  }
+
+  private onPong(link: Link, sample: number): void {
+    if (!(sample >= 0)) return;
+    link.rtt = link.rtt === null ? sample : link.rtt + RTT_EWMA * (sample - link.rtt);
+    this.updateOwnLsa(false);
+  }
+
+  private onGossip(from: LinkId, frame: Extract<PeerFrame, { t: "gossip" }>, now: number): void {
+    for (const record of frame.members) this.learn(record, from, now);
+    for (const lsa of frame.lsas) {
+      const member = this.table.get(lsa.origin)?.record;
+      // An LSA from a life already declared dead or left must not put its links back.
+      if (member && member.state !== "alive" && member.state !== "suspect" && member.incarnation >= lsa.incarnation) continue;
+      if (lsa.origin === this.self.name) continue;
+      if (this.graph.put(lsa)) this.outbox.lsas.set(lsa.origin, { lsa, from });
+    }
+    let gap = false;
+    for (const update of frame.interests) {
+      const result = this.interest.apply(update);
+      if (result === "applied") this.outbox.interests.push({ update, from });
+      else if (result === "gap") gap = true;
+    }
+    // A delta that does not follow what we hold: ask this peer for everything newer than ours.
+    if (gap) this.send(from, this.digest(true));
+  }
+
+  /** Merges a member record, refuting it if it slanders this node, and floods it if it was news. */
+  private learn(record: MemberRecord, from: LinkId | null, now: number): void {
+    if (record.name === this.self.name) {
+      if (record.incarnation > this.self.incarnation || (record.incarnation === this.self.incarnation && record.state !== "alive")) this.refute(record.incarnation, now);
+      return;
+    }
+    const previous = this.table.merge(record, now);
+    if (previous === null) return;
+    this.counters.membershipChanges++;
+    this.outbox.members.set(record.name, { record: this.table.get(record.name)!.record, from });
+    if (previous === "new") this.log("info", `${record.name} joined (${record.region || "no region"})`);
+    else if (previous !== record.state) this.log("info", `${record.name} is ${record.state}${record.state === "alive" ? ` again (incarnation ${record.incarnation})` : ""}`);
+    if (record.state === "dead" || record.state === "left") this.forgetRoutes(record.name);
+    else this.unreportedSince.delete(record.name);
+  }
+
+  /** Someone says this node is suspect or dead: raise the incarnation and say it is alive. */
+  private refute(seen: number, now: number): void {
+    this.self.incarnation = Math.max(this.self.incarnation, seen) + 1;
+    this.counters.membershipChanges++;
+    this.log("info", `refuting a suspicion: now incarnation ${this.self.incarnation}`);
+    this.table.merge(this.selfRecord(), now);
+    this.outbox.members.set(this.self.name, { record: this.selfRecord(), from: null });
+    this.outbox.interests.push({ update: this.interest.reincarnate(this.self.incarnation), from: null });
+    this.updateOwnLsa(true);
+  }
+
+  private onPeerLeave(from: LinkId, name: NodeName, incarnation: number, now: number): void {
+    const held = this.table.get(name)?.record;
+    if (!held) return;
+    this.learn({ ...held, incarnation, state: "left" }, from, now);
+  }
+
+  private onLeave(now: number): void {
+    const record: MemberRecord = { ...this.selfRecord(), state: "left" };
+    this.table.merge(record, now);
+    for (const id of this.linkMap.keys()) this.send(id, { t: "leave", name: this.self.name, incarnation: this.self.incarnation });
+    this.left = true;
+  }
+
+  private forgetRoutes(name: NodeName): void {
+    this.graph.remove(name);
+    this.interest.forget(name);
+    this.unreportedSince.delete(name);
+  }
+
+  // ---- push-pull ----
+
+  private digest(reply: boolean): PeerFrame {
+    const entries: DigestEntry[] = [];
+    for (const m of this.table.values()) {
+      const r = m.record;
+      entries.push({ name: r.name, incarnation: r.incarnation, state: r.state, lsaSeq: this.graph.get(r.name)?.seq ?? -1, interestVersion: this.interest.versionOf(r.name) });
+    }
+    return { t: "digest", entries, reply };
+  }
+
+  /** Sends the peer every record newer than its digest shows, and asks for what it has newer. */
+  private onDigest(from: LinkId, entries: DigestEntry[], reply: boolean, now: number): void {
+    const theirs = new Map(entries.map((e) => [e.name, e]));
+    const members: MemberRecord[] = [];
+    const lsas: Lsa[] = [];
+    const interests: InterestUpdate[] = [];
+    for (const m of this.table.values()) {
+      const r = m.record;
+      const e = theirs.get(r.name);
+      const theirRecord = e && { name: e.name, incarnation: e.incarnation, url: r.url, region: r.region, state: e.state };
+      if (supersedes(r, theirRecord)) members.push(r);
+      const lsa = this.graph.get(r.name);
+      if (lsa && (!e || lsa.incarnation > e.incarnation || (lsa.incarnation === e.incarnation && lsa.seq > e.lsaSeq))) lsas.push(lsa);
+      if (this.interest.newerThan(r.name, e?.incarnation ?? -1, e?.interestVersion ?? -1)) {
+        const full = this.interest.full(r.name);
+        if (full) interests.push(full);
+      }
+    }
+    for (let i = 0; i < Math.max(members.length, lsas.length, interests.length); i += GOSSIP_CHUNK) {
+      this.send(from, { t: "gossip", members: members.slice(i, i + GOSSIP_CHUNK), lsas: lsas.slice(i, i + GOSSIP_CHUNK), interests: interests.slice(i, i + GOSSIP_CHUNK) });
+    }
+    if (!reply) return;
+    const weLack = entries.some((e) => {
+      const held = this.table.get(e.name);
+      if (!held) return true;
+      const lsa = this.graph.get(e.name);
+      return (
+        supersedes({ ...held.record, incarnation: e.incarnation, state: e.state }, held.record) ||
+        (e.lsaSeq >= 0 && (!lsa || (lsa.incarnation === e.incarnation && lsa.seq < e.lsaSeq))) ||
+        this.interest.olderThan(e.name, e.incarnation, e.interestVersion)
+      );
+    });
+    if (weLack) this.send(from, this.digest(false));
+    void now;
+  }
+
+  // ---- data ----
+
+  private originate(channel: string, data: Payload, from: string): void {
+    const seq = this.dataSeq++;
+    this.dedup.seen(this.self.name, this.self.incarnation, seq);
+    this.forward({ t: "data", origin: this.self.name, incarnation: this.self.incarnation, seq, hops: 0, channel, from, data }, null);
+  }
+
+  private onData(from: LinkId, frame: Extract<PeerFrame, { t: "data" }>): void {
+    if (frame.hops >= HOP_LIMIT) {
+      this.counters.dropped++;
+      return;
+    }
+    if (this.dedup.seen(frame.origin, frame.incarnation, frame.seq)) {
+      this.counters.duplicates++;
+      return;
+    }
+    if (this.interest.wantsLocally(frame.channel)) {
+      this.counters.delivered++;
+      this.out.push(frame.from === undefined ? { type: "deliver", channel: frame.channel, data: frame.data } : { type: "deliver", channel: frame.channel, data: frame.data, from: frame.from });
+    }
+    this.forward({ ...frame, hops: frame.hops + 1 }, from);
+  }
+
+  /**
+   * Sends a data frame down the origin's shortest-path tree, only toward children whose subtree
+   * holds a node that wants the channel. Per message this is O(children x interested nodes), in
+   * peers, never in subscribers.
+   */
+  private forward(frame: Extract<PeerFrame, { t: "data" }>, from: LinkId | null): void {
+    const wanted = this.interest.nodesFor(frame.channel);
+    if (!wanted || (wanted.size === 1 && wanted.has(this.self.name))) return;
+    const tree = this.graph.tree(frame.origin);
+    if (!tree.tin.has(this.self.name)) {
+      // The origin's links are not known here yet: flood once; dedup stops the copies.
+      this.counters.fallbacks++;
+      for (const id of this.linkMap.keys()) if (id !== from) this.sendData(id, frame);
+      return;
+    }
+    for (const child of tree.children.get(this.self.name) ?? []) {
+      const lo = tree.tin.get(child)!;
+      const hi = tree.tout.get(child)!;
+      let needed = false;
+      for (const n of wanted) {
+        const t = tree.tin.get(n);
+        if (t !== undefined && t >= lo && t <= hi) {
+          needed = true;
+          break;
+        }
+      }
+      if (!needed) continue;
+      const id = this.byPeer.get(child);
+      if (id === undefined) this.counters.dropped++;
+      else this.sendData(id, frame);
+    }
+  }
+
+  private sendData(id: LinkId, frame: PeerFrame): void {
+    this.counters.routed++;
+    this.send(id, frame);
+  }
+
+  // ---- own state ----
+
+  private selfRecord(): MemberRecord {
+    return { name: this.self.name, incarnation: this.self.incarnation, url: this.self.url, region: this.self.region, state: "alive" };
+  }
+
+  /** Re-issues this node's LSA when its links changed, or an RTT moved past the report threshold. */
+  private updateOwnLsa(force: boolean): void {
+    const now = new Map<NodeName, number>();
+    for (const l of this.linkMap.values()) if (l.rtt !== null) now.set(l.peer.name, Math.round(l.rtt * 10) / 10);
+    let changed = force || now.size !== this.reported.size;
+    if (!changed) {
+      for (const [peer, rtt] of now) {
+        const old = this.reported.get(peer);
+        if (old === undefined || (Math.abs(rtt - old) > RTT_REPORT_MIN_MS && Math.abs(rtt - old) > RTT_REPORT_CHANGE * old)) {
+          changed = true;
+          break;
+        }
+      }
+    }
+    if (!changed) return;
+    this.reported = now;
+    const lsa: Lsa = { origin: this.self.name, incarnation: this.self.incarnation, seq: ++this.lsaSeq, links: [...now].sort(([a], [b]) => (a < b ? -1 : 1)) };
+    this.graph.put(lsa);
+    this.outbox.lsas.set(this.self.name, { lsa, from: null });
+  }
+
+  // ---- output ----
+
+  private send(link: LinkId, frame: PeerFrame): void {
+    this.out.push({ type: "send", link, frame });
+  }
+
+  /** Sends the batched records to every link except the one each came from. */
+  private flushOutbox(): void {
+    const ob = this.outbox;
+    if (ob.members.size === 0 && ob.lsas.size === 0 && ob.interests.length === 0) return;
+    const members = [...ob.members.values()];
+    const lsas = [...ob.lsas.values()];
+    const interests = ob.interests;
+    ob.members = new Map();
+    ob.lsas = new Map();
+    ob.interests = [];
+    for (const id of this.linkMap.keys()) {
+      const m = members.filter((x) => x.from !== id).map((x) => x.record);
+      const l = lsas.filter((x) => x.from !== id).map((x) => x.lsa);
+      const i = interests.filter((x) => x.from !== id).map((x) => x.update);
+      for (let k = 0; k < Math.max(m.length, l.length, i.length); k += GOSSIP_CHUNK) {
+        this.send(id, { t: "gossip", members: m.slice(k, k + GOSSIP_CHUNK), lsas: l.slice(k, k + GOSSIP_CHUNK), interests: i.slice(k, k + GOSSIP_CHUNK) });
+      }
+    }
+  }
+
+  private log(level: "info" | "debug" | "warn", message: string): void {
+    this.out.push({ type: "log", level, message });
+  }
+}

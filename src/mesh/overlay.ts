@@ -1,0 +1,178 @@
+import {
+  DIAL_BACKOFF_MAX_MS,
+  DIAL_BACKOFF_MIN_MS,
+  MAX_PROBES_IN_FLIGHT,
+  MIN_LINKS,
+  PROBE_TTL_MS,
+  RANDOM_LINKS,
+  SWAP_GAIN,
+  targetLinks,
+} from "./constants.ts";
+import type { LinkStateGraph } from "./graph.ts";
+import type { MemberTable } from "./members.ts";
+import type { Directive, LinkId, NodeName, PeerInfo } from "./types.ts";
+
+/** A live peer link as the core holds it. */
+export interface Link {
+  id: LinkId;
+  peer: PeerInfo;
+  /** True when this node opened it. */
+  dialed: boolean;
+  /** Moving average of ping RTTs (ms); null until the first pong. */
+  rtt: number | null;
+  /** Last frame of any kind from the peer (ms): silence past LINK_DEAD_MS kills the link. */
+  lastHeard: number;
+  lastPing: number;
+  /** Dialed as one of the RANDOM_LINKS long links, which the nearest-first rules leave alone. */
+  random: boolean;
+}
+
+/**
+ * The overlay under the link budget (ARCHITECTURE.md section 4): keep the nearest members by
+ * measured RTT plus a couple of random long links; repair when links die; swap a link for a
+ * candidate more than 20% nearer; trim only down to --max-peers, and never a link whose loss
+ * would split the graph. Dials back off per address with jitter, so nothing storms.
+ */
+export class Overlay {
+  /** Dials in flight by address: when they started and whether they were for a random link. */
+  private readonly dialing = new Map<string, { since: number; random: boolean }>();
+  /** Failed addresses: how often in a row, and not before when to try again. */
+  private readonly backoff = new Map<string, { failures: number; next: number }>();
+  /** Members being probed, by name. */
+  private readonly probing = new Set<NodeName>();
+  /** A link to drop once the nearer link that replaces it is up (a swap). */
+  private swapVictim: NodeName | null = null;
+
+  constructor(
+    private readonly seeds: string[],
+    private readonly maxPeers: number,
+    private readonly random: () => number,
+  ) {}
+
+  dialSucceeded(address: string): void {
+    this.backoff.delete(address);
+  }
+
+  /** True if the dial that opened `address` was for a random long link (read once, at link up). */
+  wasRandom(address: string): boolean {
+    const d = this.dialing.get(address);
+    this.dialing.delete(address);
+    return d?.random ?? false;
+  }
+
+  dialFailed(address: string, now: number): void {
+    this.dialing.delete(address);
+    this.penalise(address, now);
+  }
+
+  /** A link that went down without this node closing it: do not dial it straight back. */
+  linkLost(url: string, now: number): void {
+    this.penalise(url, now);
+  }
+
+  expiredDials(now: number, timeout: number): string[] {
+    return [...this.dialing].filter(([, d]) => now - d.since > timeout).map(([a]) => a);
+  }
+
+  probed(name: NodeName, rtt: number | null, members: MemberTable, now: number): void {
+    this.probing.delete(name);
+    const m = members.get(name);
+    if (!m) return;
+    m.probedRtt = rtt;
+    m.probedAt = now;
+  }
+
+  /** One round of upkeep; returns dial, probe and close directives. */
+  upkeep(now: number, members: MemberTable, self: NodeName, links: Map<LinkId, Link>, byPeer: Map<NodeName, LinkId>, graph: LinkStateGraph): Directive[] {
+    const out: Directive[] = [];
+    const alive = [...members.values()].map((m) => m.record).filter((r) => r.state === "alive" && r.name !== self);
+    const candidates = alive.filter((r) => !byPeer.has(r.name) && !this.dialing.has(r.url) && this.ready(r.url, now));
+
+    // With no link at all, the seeds are the way in (and back in, after a partition heals).
+    if (links.size === 0 && this.dialing.size === 0) {
+      for (const seed of this.seeds) if (this.ready(seed, now)) this.dial(seed, false, now, out);
+      // Members we once knew, dead ones included, may be reachable when the seeds are not.
+      const known = [...members.values()].map((m) => m.record).filter((r) => r.name !== self && r.state !== "left" && this.ready(r.url, now));
+      if (known.length) this.dial(known[Math.floor(this.random() * known.length)]!.url, false, now, out);
+      return out;
+    }
+
+    // Probe members whose RTT is unknown or stale, a few at a time.
+    for (const r of shuffle(candidates, this.random)) {
+      if (this.probing.size >= MAX_PROBES_IN_FLIGHT) break;
+      const m = members.get(r.name)!;
+      if (this.probing.has(r.name) || (m.probedAt > 0 && now - m.probedAt < PROBE_TTL_MS)) continue;
+      this.probing.add(r.name);
+      out.push({ type: "probe", name: r.name, url: r.url });
+    }
+
+    const target = Math.min(alive.length, Math.max(targetLinks(this.maxPeers), Math.min(MIN_LINKS, alive.length)));
+    const rttOf = (name: NodeName) => members.get(name)?.probedRtt ?? null;
+    const byRtt = candidates.filter((r) => rttOf(r.name) !== null).sort((a, b) => rttOf(a.name)! - rttOf(b.name)! || (a.name < b.name ? -1 : 1));
+
+    // Fill up to the target: random long links first if missing, then the nearest measured.
+    if (links.size + this.dialing.size < target && candidates.length > 0) {
+      const randoms = [...links.values()].filter((l) => l.random).length;
+      if (randoms < RANDOM_LINKS && links.size >= 1) {
+        this.dial(candidates[Math.floor(this.random() * candidates.length)]!.url, true, now, out);
+      } else {
+        const pick = byRtt[0] ?? candidates[Math.floor(this.random() * candidates.length)]!;
+        this.dial(pick.url, false, now, out);
+      }
+      return out;
+    }
+
+    // Swap: a measured candidate clearly nearer than the farthest near link.
+    const near = [...links.values()].filter((l) => !l.random && l.rtt !== null).sort((a, b) => b.rtt! - a.rtt!);
+    const worst = near[0];
+    const best = byRtt[0];
+    if (this.dialing.size === 0 && this.swapVictim === null && worst && best && rttOf(best.name)! < SWAP_GAIN * worst.rtt!) {
+      this.swapVictim = worst.peer.name;
+      this.dial(best.url, false, now, out);
+      return out;
+    }
+
+    // Trim: over the budget, or a swap's replacement is up. Farthest near link first, never a bridge.
+    const victimId = this.swapVictim === null ? undefined : byPeer.get(this.swapVictim);
+    const swapDone = victimId !== undefined && links.size > target;
+    if (this.swapVictim !== null && (victimId === undefined || this.dialing.size === 0)) this.swapVictim = swapDone ? this.swapVictim : null;
+    if (links.size > this.maxPeers || swapDone) {
+      const order = swapDone ? [links.get(victimId!)!, ...near] : near;
+      for (const l of order) {
+        const peerDegree = graph.get(l.peer.name)?.links.length ?? 0;
+        if (peerDegree <= MIN_LINKS || !graph.hasPathAvoiding(self, l.peer.name)) continue;
+        out.push({ type: "close", link: l.id, reason: swapDone ? "swapped for a nearer peer" : "over the link budget" });
+        break;
+      }
+      this.swapVictim = null;
+    }
+    return out;
+  }
+
+  private ready(address: string, now: number): boolean {
+    const b = this.backoff.get(address);
+    return !b || now >= b.next;
+  }
+
+  private dial(address: string, random: boolean, now: number, out: Directive[]): void {
+    if (this.dialing.has(address)) return;
+    this.dialing.set(address, { since: now, random });
+    out.push({ type: "dial", address });
+  }
+
+  private penalise(address: string, now: number): void {
+    const failures = (this.backoff.get(address)?.failures ?? 0) + 1;
+    const cap = Math.min(DIAL_BACKOFF_MAX_MS, DIAL_BACKOFF_MIN_MS * 2 ** (failures - 1));
+    this.backoff.set(address, { failures, next: now + cap * (0.5 + 0.5 * this.random()) });
+  }
+}
+
+/** A shuffled copy (Fisher-Yates) with the injected random source, so the simulator is repeatable. */
+function shuffle<T>(items: T[], random: () => number): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}

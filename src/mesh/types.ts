@@ -1,0 +1,58 @@
+/**
+ * The mesh core's vocabulary: what it is told (events) and what it asks the shell to do
+ * (directives). The core is a pure state machine, `mesh.handle(event, now) -> Directive[]`;
+ * the node shell (src/node) and the simulator (test/sim) both drive it through these types.
+ */
+
+import type { DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeName, Payload, PeerFrame } from "../protocol/peer-frames.ts";
+
+export type { DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeName, Payload, PeerFrame };
+
+/** The shell's handle for one authenticated peer socket. */
+export type LinkId = number;
+
+/** Who is at the other end of a link, as proven in the handshake. */
+export interface PeerInfo {
+  name: NodeName;
+  /** Raised at every start, and to refute suspicion; a restarted node is a new incarnation. */
+  incarnation: number;
+  region: string;
+  /** The URL the peer advertises (ws://host:port); peers dial `${url}/peer`. */
+  url: string;
+}
+
+/** What the shell tells the core. `now` (ms) comes with every call, never from inside. */
+export type MeshEvent =
+  /** Called every TICK_MS: pings, timeouts, overlay upkeep, batched gossip. */
+  | { type: "tick" }
+  /**
+   * A peer link passed the handshake. `dialed` is true on the side that opened it, and then
+   * `address` is the address of the dial directive that opened it.
+   */
+  | { type: "linkUp"; link: LinkId; peer: PeerInfo; dialed: boolean; address?: string }
+  /** A peer link closed (socket closed, or the shell gave up on it). */
+  | { type: "linkDown"; link: LinkId }
+  /** A dial (by address) failed before a link came up. */
+  | { type: "dialFailed"; address: string }
+  /** A frame arrived on an authenticated link. */
+  | { type: "frame"; link: LinkId; frame: PeerFrame }
+  /** A probe of a member's RTT finished; null when the member could not be reached. */
+  | { type: "probed"; name: NodeName; rtt: number | null }
+  /** A local channel gained its first (true) or lost its last (false) subscriber. */
+  | { type: "interest"; channel: string; interested: boolean }
+  /** A local client published: route it to every interested node. */
+  | { type: "publish"; channel: string; data: Payload; from: string }
+  /** The node is shutting down: tell the peers. */
+  | { type: "leave" };
+
+/** What the core asks the shell to do. */
+export type Directive =
+  /** Open a peer link to an address (ws://host:port, or host:port for seeds). */
+  | { type: "dial"; address: string }
+  | { type: "send"; link: LinkId; frame: PeerFrame }
+  | { type: "close"; link: LinkId; reason: string }
+  /** Measure the RTT to a member that is not linked (a few samples, the minimum). */
+  | { type: "probe"; name: NodeName; url: string }
+  /** Hand a message from another node to local subscribers. */
+  | { type: "deliver"; channel: string; data: Payload; from?: string }
+  | { type: "log"; level: "info" | "debug" | "warn"; message: string };

@@ -1,0 +1,229 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { DedupWindow } from "../../src/mesh/dedup.ts";
+import { LinkStateGraph, shortestPathTree } from "../../src/mesh/graph.ts";
+import { InterestTable } from "../../src/mesh/interest.ts";
+import { supersedes } from "../../src/mesh/members.ts";
+import { Mesh, timing, type Directive, type MeshEvent, type PeerFrame } from "../../src/mesh/index.ts";
+import { DEDUP_WINDOW } from "../../src/mesh/constants.ts";
+
+/** A seeded PRNG (mulberry32), so every run of these tests is the same. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("dedup window", () => {
+  test("a number is new once, then a duplicate; older than the window counts as seen", () => {
+    const d = new DedupWindow();
+    expect(d.seen("a", 1, 0)).toBe(false);
+    expect(d.seen("a", 1, 0)).toBe(true);
+    expect(d.seen("a", 1, 5)).toBe(false);
+    expect(d.seen("a", 1, 3)).toBe(false); // late but inside the window
+    expect(d.seen("a", 1, 3)).toBe(true);
+    expect(d.seen("a", 1, 5 + DEDUP_WINDOW)).toBe(false);
+    expect(d.seen("a", 1, 5)).toBe(true); // slid out of the window
+    expect(d.seen("a", 2, 0)).toBe(false); // a new incarnation starts afresh
+    expect(d.seen("a", 1, 99_999)).toBe(true); // an earlier life is stale
+  });
+
+  test("property: any order of deliveries reports each number new exactly once within the window", () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 500 }), { maxLength: 300 }), (seqs) => {
+      const d = new DedupWindow();
+      const fresh = new Set<number>();
+      for (const s of seqs) {
+        const dup = d.seen("o", 1, s);
+        expect(dup).toBe(fresh.has(s));
+        fresh.add(s);
+      }
+    }));
+  });
+});
+
+describe("shortest-path trees", () => {
+  const graph = (edges: [string, string, number][]) => {
+    const g = new LinkStateGraph();
+    const links = new Map<string, [string, number][]>();
+    for (const [a, b, w] of edges) {
+      links.set(a, [...(links.get(a) ?? []), [b, w]]);
+      links.set(b, [...(links.get(b) ?? []), [a, w]]);
+    }
+    for (const [origin, l] of links) g.put({ origin, incarnation: 1, seq: 1, links: l.sort() });
+    return g;
+  };
+
+  test("the lowest-latency path wins even through a third node", () => {
+    const t = graph([["a", "b", 100], ["a", "c", 20], ["c", "b", 20]]).tree("a");
+    expect(t.children.get("a")).toEqual(["c"]);
+    expect(t.children.get("c")).toEqual(["b"]);
+  });
+
+  test("ties break by name, whatever order the LSAs arrived in", () => {
+    const edges: [string, string, number][] = [["r", "x", 10], ["r", "y", 10], ["x", "z", 10], ["y", "z", 10]];
+    const a = graph(edges).tree("r");
+    const b = graph([...edges].reverse()).tree("r");
+    expect(a.children.get("x")).toEqual(["z"]); // z's parent is x, not y: x < y
+    expect(b.children).toEqual(a.children);
+  });
+
+  test("an edge reported by one end only is not used", () => {
+    const g = new LinkStateGraph();
+    g.put({ origin: "a", incarnation: 1, seq: 1, links: [["b", 1]] });
+    g.put({ origin: "b", incarnation: 1, seq: 1, links: [] });
+    expect(g.tree("a").tin.has("b")).toBe(false);
+  });
+
+  test("property: trees span the connected graph and are the same from any insertion order", () => {
+    const arbEdges = fc.array(fc.tuple(fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 15 }), fc.integer({ min: 1, max: 50 })), { minLength: 1, maxLength: 60 });
+    fc.assert(fc.property(arbEdges, (raw) => {
+      const edges = raw.filter(([a, b]) => a !== b).map(([a, b, w]) => [`n${a}`, `n${b}`, w] as [string, string, number]);
+      const dedup = new Map(edges.map((e) => [[e[0], e[1]].sort().join("-"), e]));
+      const list = [...dedup.values()];
+      if (list.length === 0) return;
+      const g1 = graph(list).edges();
+      const g2 = graph([...list].reverse()).edges();
+      const root = list[0]![0];
+      const t1 = shortestPathTree(g1, root);
+      const t2 = shortestPathTree(g2, root);
+      expect(t2.children).toEqual(t1.children);
+      // Every node reachable from the root is in the tree.
+      expect(t1.tin.size).toBe(new Set([...t1.dist.keys()]).size);
+    }), { numRuns: 300 });
+  });
+});
+
+describe("interest", () => {
+  test("only 0 <-> 1 crossings are announced, batched, and a crossing back cancels out", () => {
+    const t = new InterestTable("me", 1);
+    t.setLocal("a", true);
+    t.setLocal("b", true);
+    t.setLocal("b", false);
+    expect(t.flush()).toEqual({ origin: "me", incarnation: 1, version: 1, full: false, add: ["a"], remove: [] });
+    expect(t.flush()).toBeNull();
+  });
+
+  test("deltas apply in order; a gap asks for the full set", () => {
+    const t = new InterestTable("me", 1);
+    expect(t.apply({ origin: "x", incarnation: 1, version: 1, full: false, add: ["c"], remove: [] })).toBe("applied");
+    expect(t.apply({ origin: "x", incarnation: 1, version: 3, full: false, add: ["d"], remove: [] })).toBe("gap");
+    expect(t.apply({ origin: "x", incarnation: 1, version: 1, full: false, add: ["c"], remove: [] })).toBe("old");
+    expect(t.apply({ origin: "x", incarnation: 1, version: 3, full: true, add: ["d"], remove: [] })).toBe("applied");
+    expect([...(t.nodesFor("d") ?? [])]).toEqual(["x"]);
+    expect(t.nodesFor("c")).toBeUndefined();
+    t.forget("x");
+    expect(t.nodesFor("d")).toBeUndefined();
+  });
+});
+
+describe("member precedence (SWIM)", () => {
+  const r = (incarnation: number, state: "alive" | "suspect" | "dead" | "left") => ({ name: "n", url: "", region: "", incarnation, state });
+  test("a higher incarnation wins; at equal incarnation left > dead > suspect > alive", () => {
+    expect(supersedes(r(2, "alive"), r(1, "dead"))).toBe(true);
+    expect(supersedes(r(1, "suspect"), r(1, "alive"))).toBe(true);
+    expect(supersedes(r(1, "alive"), r(1, "suspect"))).toBe(false);
+    expect(supersedes(r(1, "left"), r(1, "dead"))).toBe(true);
+    expect(supersedes(r(1, "alive"), r(1, "alive"))).toBe(false);
+  });
+});
+
+/**
+ * A tiny in-memory network with zero latency: enough to drive handlers end to end. The full
+ * simulator with real latencies is test/sim.
+ */
+class MiniNet {
+  readonly nodes = new Map<string, Mesh>();
+  readonly delivered: { node: string; channel: string; data: unknown }[] = [];
+  private nextLink = 1;
+  /** link id -> [owner, peer, peer's link id]. */
+  private readonly ends = new Map<number, { owner: string; peer: string; peerLink: number }>();
+  private readonly queue: [string, MeshEvent][] = [];
+  now = 0;
+
+  add(name: string, seeds: string[], maxPeers = 8): void {
+    this.nodes.set(name, new Mesh({ self: { name, incarnation: 1, region: "r", url: `ws://${name}` }, seeds, maxPeers }, rng(name.length * 7919 + name.charCodeAt(name.length - 1))));
+  }
+
+  run(ms: number): void {
+    const end = this.now + ms;
+    for (; this.now < end; this.now += timing.TICK_MS) {
+      for (const name of this.nodes.keys()) this.queue.push([name, { type: "tick" }]);
+      this.drain();
+    }
+  }
+
+  event(name: string, e: MeshEvent): void {
+    this.queue.push([name, e]);
+    this.drain();
+  }
+
+  private drain(): void {
+    while (this.queue.length) {
+      const [name, e] = this.queue.shift()!;
+      const mesh = this.nodes.get(name);
+      if (!mesh) continue;
+      for (const d of mesh.handle(e, this.now)) this.apply(name, d);
+    }
+  }
+
+  private apply(name: string, d: Directive): void {
+    switch (d.type) {
+      case "dial": {
+        const target = d.address.replace(/^ws:\/\//, "");
+        const peer = this.nodes.get(target);
+        if (!peer) return void this.queue.push([name, { type: "dialFailed", address: d.address }]);
+        const a = this.nextLink++;
+        const b = this.nextLink++;
+        this.ends.set(a, { owner: name, peer: target, peerLink: b });
+        this.ends.set(b, { owner: target, peer: name, peerLink: a });
+        this.queue.push([name, { type: "linkUp", link: a, peer: peer.self, dialed: true, address: d.address }]);
+        this.queue.push([target, { type: "linkUp", link: b, peer: this.nodes.get(name)!.self, dialed: false }]);
+        return;
+      }
+      case "send": {
+        const end = this.ends.get(d.link);
+        if (end) this.queue.push([end.peer, { type: "frame", link: end.peerLink, frame: structuredClone(d.frame) as PeerFrame }]);
+        return;
+      }
+      case "close": {
+        const end = this.ends.get(d.link);
+        if (!end) return;
+        this.ends.delete(d.link);
+        this.ends.delete(end.peerLink);
+        this.queue.push([name, { type: "linkDown", link: d.link }], [end.peer, { type: "linkDown", link: end.peerLink }]);
+        return;
+      }
+      case "probe":
+        return void this.queue.push([name, { type: "probed", name: d.name, rtt: this.nodes.has(d.name) ? 1 : null }]);
+      case "deliver":
+        return void this.delivered.push({ node: name, channel: d.channel, data: d.data });
+      case "log":
+        return;
+    }
+  }
+}
+
+describe("the core end to end (zero-latency network)", () => {
+  test("a chain of 5 with --max-peers 2 converges, and a publish reaches the far end exactly once", () => {
+    const net = new MiniNet();
+    net.add("a", []);
+    for (const [n, seed] of [["b", "a"], ["c", "b"], ["d", "c"], ["e", "d"]] as const) {
+      net.nodes.set(n, new Mesh({ self: { name: n, incarnation: 1, region: "r", url: `ws://${n}` }, seeds: [seed], maxPeers: 2 }, rng(n.charCodeAt(0))));
+    }
+    net.run(5000);
+    for (const mesh of net.nodes.values()) {
+      expect(mesh.members().filter((m) => m.state === "alive").map((m) => m.name)).toEqual(["a", "b", "c", "d", "e"]);
+      expect(mesh.links().length).toBeLessThanOrEqual(3);
+    }
+    net.event("e", { type: "interest", channel: "ch", interested: true });
+    net.run(1000);
+    net.event("a", { type: "publish", channel: "ch", data: "hello", from: "c1" });
+    net.run(200);
+    expect(net.delivered).toEqual([{ node: "e", channel: "ch", data: "hello" }]);
+    const dups = [...net.nodes.values()].reduce((n, m) => n + m.stats().duplicates, 0);
+    expect(dups).toBe(0);
+  });
+});
