@@ -48,7 +48,12 @@ export const serve = defineCommand({
       process.exit(1);
     }
     log.info(`node ${node.name} listening on ${config.host}:${node.port}; dashboard at http://${config.host === "0.0.0.0" ? "localhost" : config.host}:${node.port}/`);
-    if (config.seed.length) log.warn(`--seed ${config.seed.join(", ")} given, but this build does not join a mesh yet; running alone`);
+    if (!config.clusterKey) log.info("no --cluster-key: running alone (peers are refused)");
+    else if (config.seed.length === 0) log.info("mesh: no --seed: waiting for peers to join this node");
+    else log.info(`mesh: joining through ${config.seed.join(", ")}`);
+    if (config.clusterKey && !config.advertise && (config.host === "0.0.0.0" || config.host === "::")) {
+      log.warn(`no --advertise: peers will be told ws://127.0.0.1:${node.port}, which only works on this machine; set --advertise ws://PUBLIC_HOST:${node.port}`);
+    }
     const shutdown = (signal: string) => {
       log.info(`${signal}: shutting down`);
       // Exit within 5 s even if a client never answers the close handshake.

@@ -1,6 +1,6 @@
 import type { ConsolaInstance } from "consola/core";
 import { ClientFrameDecoder, type PayloadInfo } from "../protocol/client-decode.ts";
-import { ERRORS, encodeServerFrame, utf8Length, type ClientFrame, type ErrorCode, type RequestId, type ServerFrame } from "../protocol/index.ts";
+import { ERRORS, encodeServerFrame, maxFrameBytes, utf8Length, type ClientFrame, type ErrorCode, type RequestId, type ServerFrame } from "../protocol/index.ts";
 import type { Config } from "./config.ts";
 import type { Fanout } from "./fanout.ts";
 import type { Metrics } from "./metrics.ts";
@@ -27,12 +27,24 @@ export class ClientHandler {
     private readonly now: () => number,
   ) {
     this.decoder = new ClientFrameDecoder(config.maxPayload);
+    this.maxFrame = maxFrameBytes(config.maxPayload);
   }
+
+  /** The largest client frame (room for base64 and the envelope); larger ones close with 1009. */
+  private readonly maxFrame: number;
 
   /** Handles one WebSocket message from a client. */
   onMessage(ws: ClientSocket, raw: string | Uint8Array): void {
     this.metrics.messagesIn++;
-    this.metrics.bytesIn += typeof raw === "string" ? utf8Length(raw) : raw.byteLength;
+    const size = typeof raw === "string" ? utf8Length(raw) : raw.byteLength;
+    this.metrics.bytesIn += size;
+    // Bun's own frame limit is raised for peers, who share the server; clients keep theirs here.
+    if (size > this.maxFrame) {
+      this.metrics.error("payload_too_large");
+      ws.data.closing = "too_big";
+      ws.close(1009, "payload_too_large");
+      return;
+    }
     const decoded = this.decoder.decode(raw);
     if (!decoded.ok) return this.sendError(ws, decoded.code, decoded.message, decoded.id);
     const frame = decoded.frame;

@@ -127,7 +127,12 @@ export function resolveConfig(sources: { file?: RawConfig; env?: RawConfig; flag
     }
   }
   const result = v.safeParse(ConfigSchema, merged);
-  if (result.success) return result.output;
+  if (result.success) {
+    if (result.output.seed.length > 0 && !result.output.clusterKey) {
+      throw new ConfigError("--seed (RELAY_SEED) needs --cluster-key (RELAY_CLUSTER_KEY): a node joins the mesh only with the cluster key; give every node the same one");
+    }
+    return result.output;
+  }
   const issue = result.issues[0];
   const key = issue.path?.[0]?.key as string | undefined;
   const from = key ? origin.get(key) : undefined;

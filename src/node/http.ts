@@ -1,5 +1,6 @@
 import type { Config } from "./config.ts";
 import type { LiveCounts, MemoryUsage, Metrics } from "./metrics.ts";
+import type { PeerLinks } from "./peers.ts";
 import { VERSION } from "./version.ts";
 import { statusPage } from "./status-page.ts";
 
@@ -19,6 +20,8 @@ export interface HttpContext {
   channels: () => { name: string; subscribers: number }[];
   /** The URL clients should use to reach this node. */
   url: () => string;
+  /** The mesh, or null when this node runs alone. */
+  mesh: () => PeerLinks | null;
 }
 
 /** The node's plain HTTP routes (the WebSocket upgrade at / is handled before this). */
@@ -41,6 +44,8 @@ export function handleHttp(req: Request, ctx: HttpContext): Response {
           connections: live.connections,
           subscriptions: live.subscriptions,
           channels: live.channels,
+          peers: ctx.mesh()?.peerCount ?? 0,
+          members: ctx.mesh()?.mesh.members().filter((m) => m.state === "alive").length ?? 1,
         },
         { status: ctx.draining ? 503 : 200 },
       );
@@ -50,16 +55,41 @@ export function handleHttp(req: Request, ctx: HttpContext): Response {
         headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     case "/nodes":
-      // A lone node's directory; the mesh fills in the other members.
-      return Response.json({
-        self: ctx.name,
-        nodes: [{ name: ctx.name, url: ctx.url(), state: "alive", region: ctx.config.region ?? null, connections: ctx.live().connections, draining: ctx.draining }],
-      });
+      return Response.json(nodes(ctx));
+    case "/topology":
+      return Response.json(topology(ctx));
+    case "/ping":
+      // The cheapest answer there is: peers and the SDK time it to measure RTT.
+      return new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
     case "/channels":
       return Response.json({ node: ctx.name, channels: ctx.channels() });
     case "/":
       return new Response(statusPage(ctx.name), { headers: { "Content-Type": "text/html; charset=utf-8" } });
     default:
-      return Response.json({ error: { code: "not_found", message: `no route ${pathname}; try /, /healthz, /metrics, /nodes, /channels` } }, { status: 404 });
+      return Response.json({ error: { code: "not_found", message: `no route ${pathname}; try /, /healthz, /metrics, /nodes, /topology, /channels` } }, { status: 404 });
   }
+}
+
+/** The member table (ARCHITECTURE.md section 6 contract), with this node's RTT to each member. */
+function nodes(ctx: HttpContext) {
+  const mesh = ctx.mesh();
+  const selfRow = { name: ctx.name, url: ctx.url(), state: "alive", region: ctx.config.region ?? null, rtt: 0, linked: false, self: true, connections: ctx.live().connections, draining: ctx.draining };
+  if (!mesh) return { self: ctx.name, nodes: [selfRow] };
+  return {
+    self: ctx.name,
+    nodes: mesh.mesh.members().map((m) =>
+      m.name === ctx.name ? { ...selfRow, incarnation: m.incarnation } : { name: m.name, url: m.url, state: m.state, region: m.region || null, incarnation: m.incarnation, rtt: m.rtt === null ? null : Math.round(m.rtt * 100) / 100, linked: m.linked, self: false },
+    ),
+  };
+}
+
+/** The mesh map for the dashboard: members, and every link both ends report, with its RTT. */
+function topology(ctx: HttpContext) {
+  const mesh = ctx.mesh();
+  if (!mesh) return { self: ctx.name, nodes: [{ name: ctx.name, state: "alive", region: ctx.config.region ?? null }], links: [] };
+  return {
+    self: ctx.name,
+    nodes: mesh.mesh.members().map((m) => ({ name: m.name, state: m.state, region: m.region || null })),
+    links: mesh.mesh.topology(),
+  };
 }

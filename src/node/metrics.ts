@@ -35,6 +35,13 @@ export class Metrics {
   slowConsumerCuts = 0;
   /** Error frames and error closes, by code. */
   readonly errors = new Map<ErrorCode, number>();
+  /** Peer handshakes refused (by us or by the peer), by refusal code. */
+  readonly peerRefusals = new Map<string, number>();
+  /** Peer frames that failed to decode or came out of place (logged and dropped). */
+  peerBadFrames = 0;
+  /** Bytes of data frames and of everything else (gossip, digests, pings) on peer links. */
+  readonly peerDataBytes = { in: 0, out: 0 };
+  readonly peerGossipBytes = { in: 0, out: 0 };
 
   /** Counts one error of `code`. */
   error(code: ErrorCode): void {

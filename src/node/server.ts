@@ -1,4 +1,4 @@
-import type { Server } from "bun";
+import type { Server, ServerWebSocket } from "bun";
 import type { ConsolaInstance } from "consola/core";
 import {
   ERRORS,
@@ -15,7 +15,12 @@ import { Fanout } from "./fanout.ts";
 import { handleHttp } from "./http.ts";
 import { Metrics, type MemoryUsage } from "./metrics.ts";
 import { fullBucket } from "./ratelimit.ts";
+import { PEER_PATH } from "../protocol/peer.ts";
+import { PEER_MAX_FRAME, PeerLinks, type PeerSocketData } from "./peers.ts";
 import type { ClientSocket, Session } from "./session.ts";
+
+/** What a socket of the shared Bun.serve carries: a client session or a peer link. */
+type SocketData = Session | PeerSocketData;
 import { backstopBytes, SLOW_CONSUMER_SWEEP_MS, SlowConsumerGuard } from "./slow-consumers.ts";
 import { LocalSubscriptions } from "./subscriptions.ts";
 
@@ -28,6 +33,8 @@ export interface NodeDeps {
   now?: () => number;
   /** Process memory for /metrics; defaults to process.memoryUsage. */
   memory?: () => MemoryUsage;
+  /** This start's incarnation in the mesh; defaults to the wall clock in ms, so a restart is newer. */
+  incarnation?: number;
 }
 
 /** A running node. */
@@ -47,6 +54,8 @@ export interface RelayNode {
    * A message with an invalid channel or publisher id is dropped and logged.
    */
   deliverFromPeer(channel: string, data: Payload, from: string | undefined): void;
+  /** The mesh shell, or null when the node runs alone (no --cluster-key). */
+  readonly peers: PeerLinks | null;
   /** Stops accepting, closes every client with 1001, and stops the server. Idempotent. */
   stop(): Promise<void>;
 }
@@ -58,7 +67,8 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
   const name = config.name ?? deps.defaultName;
   const started = now();
   const metrics = new Metrics();
-  const subs = new LocalSubscriptions();
+  // Interest crossings (a channel's first or last local subscriber) go to the mesh.
+  const subs = new LocalSubscriptions((channel, interested) => peers?.handle({ type: "interest", channel, interested }));
   const sessions = new Set<ClientSocket>();
   // A random tag keeps client ids unique across restarts of the same node, so `from` never
   // names an earlier client by mistake.
@@ -68,7 +78,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
   /** "running" accepts clients; anything else refuses them (503 at the upgrade, 1001 if they slip in). */
   let state: "running" | "stopping" | "stopped" = "running";
 
-  const server: Server<Session> = Bun.serve<Session>({
+  const server: Server<SocketData> = Bun.serve<SocketData>({
     hostname: config.host,
     port: config.port,
     // Bun's own idle timeout on HTTP requests; client WebSockets have theirs below.
@@ -77,13 +87,19 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
         if (state !== "running") return httpError(503, "shutting_down", ERRORS.shutting_down.message);
         const path = new URL(req.url).pathname;
-        if (path !== "/") return httpError(404, "not_found", "clients connect at / (peers use their own path)");
+        if (path === PEER_PATH) {
+          if (!peers) return httpError(403, "no_cluster_key", "this node has no cluster key (--cluster-key), so it takes no peers");
+          const peerData: PeerSocketData = { kind: "peer", conn: null, remote: srv.requestIP(req)?.address ?? "unknown" };
+          return srv.upgrade(req, { data: peerData }) ? undefined : httpError(400, "bad_upgrade", "the WebSocket upgrade failed");
+        }
+        if (path !== "/") return httpError(404, "not_found", `clients connect at / (peers at ${PEER_PATH})`);
         const picked = pickSubprotocol(req.headers.get("sec-websocket-protocol"));
         if (!picked) {
           metrics.error("unsupported_protocol");
           return httpError(400, "unsupported_protocol", `this node speaks ${SUBPROTOCOL_JSON} and ${SUBPROTOCOL_MSGPACK}`);
         }
         const data: Session = {
+          kind: "client",
           id: `${idTag}.${(nextClient++).toString(36)}`,
           encoding: picked.encoding,
           subs: new Set(),
@@ -106,10 +122,13 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
         memory: deps.memory ?? (() => process.memoryUsage()),
         channels: () => subs.list(),
         url: () => advertisedUrl(),
+        mesh: () => peers,
       });
     },
     websocket: {
-      maxPayloadLength: maxFrameBytes(config.maxPayload),
+      // Peers need larger frames (gossip of big meshes) than clients; the client edge enforces the
+      // client limit itself, closing with 1009 as Bun would.
+      maxPayloadLength: config.clusterKey ? Math.max(PEER_MAX_FRAME, maxFrameBytes(config.maxPayload)) : maxFrameBytes(config.maxPayload),
       // The sweep below cuts at --max-buffered with a close frame; Bun's own cut further up is the
       // hard backstop that bounds memory between sweeps. Never drop silently: close instead.
       backpressureLimit: backstopBytes(config.maxBuffered),
@@ -117,7 +136,9 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       idleTimeout: config.idleTimeout,
       sendPings: true,
       publishToSelf: false,
-      open(ws) {
+      open(socket) {
+        if (socket.data.kind === "peer") return peers?.onOpen(socket as ServerWebSocket<PeerSocketData>);
+        const ws = socket as ClientSocket;
         if (sessions.size >= config.maxConnections || state !== "running") {
           const code = state !== "running" ? "shutting_down" : "too_many_connections";
           ws.data.closing = code;
@@ -141,10 +162,13 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
           },
         });
       },
-      message(ws, raw) {
-        handler.onMessage(ws, raw);
+      message(socket, raw) {
+        if (socket.data.kind === "peer") return peers?.onMessage(socket as ServerWebSocket<PeerSocketData>, raw);
+        handler.onMessage(socket as ClientSocket, raw);
       },
-      close(ws, code, reason) {
+      close(socket, code, reason) {
+        if (socket.data.kind === "peer") return peers?.onClose(socket as ServerWebSocket<PeerSocketData>);
+        const ws = socket as ClientSocket;
         if (!sessions.delete(ws)) return;
         subs.dropAll(ws);
         // Bun cuts a frame over maxPayloadLength before any handler sees it: the client gets 1009,
@@ -153,18 +177,31 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
         guard.onClose(ws, code);
         log.debug(`client ${ws.data.id} closed ${code}${reason ? ` ${reason}` : ""}`);
       },
-      error(err, ws) {
-        log.error(`client ${ws.data.id}: handler failed`, err);
+      error(err, socket) {
+        log.error(`${socket.data.kind === "peer" ? "peer" : `client ${socket.data.id}`}: handler failed`, err);
       },
     },
   });
 
-  const fanout = new Fanout(server, metrics);
+  const fanout = new Fanout(server as unknown as Server<Session>, metrics, (channel, data, from) => peers?.handle({ type: "publish", channel, data, from }));
   const handler = new ClientHandler(config, subs, fanout, metrics, log, now);
   const guard = new SlowConsumerGuard(sessions, config.maxBuffered, metrics, log);
   const port: number = server.port ?? config.port;
   const localHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const advertisedUrl = (): string => config.advertise ?? `ws://${localHost}:${port}`;
+
+  // The mesh: only with a cluster key, since a node joins (and admits) peers only with it.
+  const peers: PeerLinks | null = config.clusterKey
+    ? new PeerLinks({ name, incarnation: deps.incarnation ?? Date.now(), region: config.region ?? "", url: advertisedUrl() }, config.clusterKey, config.seed, config.maxPeers, {
+        log,
+        metrics,
+        now,
+        deliver: (channel, data, from) => {
+          if (!fanout.deliverFromPeer(channel, data, from)) log.warn("mesh: dropped a message with an invalid channel or publisher id");
+        },
+      })
+    : null;
+  peers?.start();
 
   const sweep = setInterval(() => guard.sweep(), SLOW_CONSUMER_SWEEP_MS);
   sweep.unref?.();
@@ -180,12 +217,16 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     metrics,
     sweepSlowConsumers: () => guard.sweep(),
     deliverFromPeer(channel, data, from) {
-      if (!fanout.deliverFromPeer(channel, data, from)) log.warn(`dropped a peer message with an invalid channel or publisher id`);
+      if (!fanout.deliverFromPeer(channel, data, from)) log.warn("mesh: dropped a message with an invalid channel or publisher id");
+    },
+    get peers() {
+      return peers;
     },
     stop() {
       stopping ??= (async () => {
         state = "stopping";
         clearInterval(sweep);
+        peers?.stop();
         log.info(`stopping: closing ${sessions.size} client(s) with 1001`);
         for (const ws of sessions) {
           ws.data.closing = "shutting_down";

@@ -4,6 +4,8 @@ import type { Bucket } from "./ratelimit.ts";
 
 /** Per-connection state, held in Bun's `ws.data`. Kept small: 5,000 idle clients should cost a few MiB. */
 export interface Session {
+  /** Tells client sockets from peer sockets, which share Bun.serve's WebSocket handlers. */
+  kind: "client";
   /** Node-unique client id, sent in `welcome` and as `from` on the messages it publishes. */
   id: string;
   /** The encoding of frames the node sends this client (chosen by subprotocol). */
@@ -17,7 +19,7 @@ export interface Session {
   /** Peer address, for logs. */
   remote: string;
   /** Set once the node has closed this client on purpose, so the close handler counts it right. */
-  closing: "slow_consumer" | "shutting_down" | "too_many_connections" | null;
+  closing: "slow_consumer" | "shutting_down" | "too_many_connections" | "too_big" | null;
   /** Bytes waiting in the send buffer at the last slow-consumer sweep. */
   backlog: number;
 }

@@ -231,7 +231,7 @@ describe("graceful shutdown", () => {
 });
 
 test("serve is the default command: `relay --seed host:port` with flags only starts a node", async () => {
-  const node = await startRelay({ args: ["--host", "127.0.0.1", "--port", "0", "--seed", "127.0.0.1:1", "--name", "default-cmd"] });
+  const node = await startRelay({ args: ["--host", "127.0.0.1", "--port", "0", "--seed", "127.0.0.1:1", "--cluster-key", "e2e-cluster-key-0123456789", "--name", "default-cmd"] });
   try {
     const res = await fetch(`${node.httpUrl}/healthz`);
     expect(res.status).toBe(200);

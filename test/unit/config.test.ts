@@ -21,7 +21,11 @@ describe("configuration", () => {
   });
 
   test("RELAY_SEED lists several seeds", () => {
-    expect(resolveConfig({ env: fromEnv({ RELAY_SEED: "a:1, b:2" }) }).seed).toEqual(["a:1", "b:2"]);
+    expect(resolveConfig({ env: fromEnv({ RELAY_SEED: "a:1, b:2", RELAY_CLUSTER_KEY: "0123456789abcdef" }) }).seed).toEqual(["a:1", "b:2"]);
+  });
+
+  test("seeds without a cluster key are refused: a node joins the mesh only with the key", () => {
+    expect(() => resolveConfig({ flags: { seed: ["a:1"] } })).toThrow(/--seed .* needs --cluster-key/);
   });
 
   test("names map to flags and variables", () => {

@@ -1,0 +1,324 @@
+import type { ServerWebSocket } from "bun";
+import type { ConsolaInstance } from "consola/core";
+import { Mesh, timing, type Directive, type LinkId, type MeshEvent, type PeerFrame, type PeerInfo } from "../mesh/index.ts";
+import { PEER_PATH, decodePeerFrame, encodePeerFrame, isMeshFrame, type WireFrame } from "../protocol/peer.ts";
+import { AcceptorHandshake, DialerHandshake, refuseFrame } from "./peer-auth.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** Largest peer frame: gossip and digests of a few thousand members, or a client payload with its envelope. */
+export const PEER_MAX_FRAME = 4 * 1024 * 1024;
+/** A handshake not finished in this time is dropped (a peer that connects and says nothing holds a socket). */
+const HANDSHAKE_TIMEOUT_MS = 5000;
+/** RTT probes: a few requests to the member's /ping; the first pays for the TCP handshake, so it is left out. */
+const PROBE_SAMPLES = 3;
+const PROBE_TIMEOUT_MS = 2000;
+
+/** One peer socket, inbound or outbound, before and after its handshake. */
+interface PeerConn {
+  /** Set once the handshake succeeded; the mesh knows the link by this id. */
+  link: LinkId | null;
+  dialed: boolean;
+  /** The address dialed (outbound only), reported back to the mesh with linkUp or dialFailed. */
+  address?: string;
+  handshake: DialerHandshake | AcceptorHandshake;
+  send(bytes: Uint8Array): void;
+  close(code: number, reason: string): void;
+  /** For logs: the peer's name once known, else its address. */
+  label: string;
+  timer: ReturnType<typeof setTimeout> | null;
+  /** Set when this side closed it, so the close is not reported twice. */
+  closed: boolean;
+}
+
+/** ws.data for inbound peer sockets (client sockets carry a Session instead). */
+export interface PeerSocketData {
+  kind: "peer";
+  conn: PeerConn | null;
+  remote: string;
+}
+
+/** What the node passes to its peer links. */
+export interface PeerDeps {
+  log: ConsolaInstance;
+  metrics: Metrics;
+  /** Milliseconds clock. */
+  now: () => number;
+  /** Hands a message from another node to local subscribers. */
+  deliver: (channel: string, data: unknown, from: string | undefined) => void;
+}
+
+/**
+ * The mesh's I/O shell: peer sockets (inbound on PEER_PATH, outbound by dialing), the handshake,
+ * the peer codec, ticks, probes, and the execution of the core's directives. All mesh decisions
+ * are the core's (src/mesh); this file only moves bytes and time.
+ */
+export class PeerLinks {
+  readonly mesh: Mesh;
+  private readonly conns = new Map<LinkId, PeerConn>();
+  private nextLink = 1;
+  private tickTimer: ReturnType<typeof setInterval> | null = null;
+  /** The frame last encoded, so a data frame sent to several tree children is encoded once. */
+  private lastFrame: PeerFrame | null = null;
+  private lastBytes: Uint8Array | null = null;
+
+  constructor(
+    private readonly self: PeerInfo,
+    private readonly clusterKey: string | undefined,
+    seeds: string[],
+    maxPeers: number,
+    private readonly deps: PeerDeps,
+  ) {
+    this.mesh = new Mesh({ self, seeds, maxPeers }, Math.random);
+  }
+
+  /** Starts ticking (and so joining through the seeds). */
+  start(): void {
+    this.tickTimer = setInterval(() => this.handle({ type: "tick" }), timing.TICK_MS);
+    this.handle({ type: "tick" });
+  }
+
+  /** Feeds one event to the core and carries out what it asks. */
+  handle(event: MeshEvent): void {
+    let directives: Directive[];
+    try {
+      directives = this.mesh.handle(event, this.deps.now());
+    } catch (err) {
+      // A core bug must not take the node down: log it and drop the event.
+      this.deps.log.error(`mesh: ${event.type} failed`, err);
+      return;
+    }
+    for (const d of directives) this.run(d);
+  }
+
+  /** Number of links that passed the handshake. */
+  get peerCount(): number {
+    return this.conns.size;
+  }
+
+  /** Graceful leave: tell the peers, then close every peer socket. */
+  stop(): void {
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer = null;
+    this.handle({ type: "leave" });
+    for (const conn of this.conns.values()) this.closeConn(conn, 1001, "leaving");
+  }
+
+  // ---- inbound sockets (Bun.serve calls these for ws.data.kind === "peer") ----
+
+  onOpen(ws: ServerWebSocket<PeerSocketData>): void {
+    const conn: PeerConn = {
+      link: null,
+      dialed: false,
+      handshake: new AcceptorHandshake(this.clusterKey, this.self),
+      send: (bytes) => void ws.send(bytes),
+      close: (code, reason) => ws.close(code, reason),
+      label: ws.data.remote,
+      timer: null,
+      closed: false,
+    };
+    ws.data.conn = conn;
+    this.armHandshakeTimer(conn);
+  }
+
+  onMessage(ws: ServerWebSocket<PeerSocketData>, raw: string | Uint8Array): void {
+    const conn = ws.data.conn;
+    if (!conn) return;
+    if (typeof raw === "string") return this.badFrame(conn, "a text frame on a peer link");
+    this.onBytes(conn, raw);
+  }
+
+  onClose(ws: ServerWebSocket<PeerSocketData>): void {
+    if (ws.data.conn) this.onClosed(ws.data.conn);
+  }
+
+  // ---- directives ----
+
+  private run(d: Directive): void {
+    switch (d.type) {
+      case "send": {
+        const conn = this.conns.get(d.link);
+        if (!conn) return;
+        const bytes = this.encode(d.frame);
+        this.count(d.frame, bytes.byteLength, "out");
+        conn.send(bytes);
+        return;
+      }
+      case "close": {
+        const conn = this.conns.get(d.link);
+        if (conn) this.closeConn(conn, 1000, d.reason);
+        return;
+      }
+      case "dial":
+        return this.dial(d.address);
+      case "probe":
+        return void this.probe(d.name, d.url);
+      case "deliver":
+        return this.deps.deliver(d.channel, d.data, d.from);
+      case "log":
+        return void this.deps.log[d.level](`mesh: ${d.message}`);
+    }
+  }
+
+  private encode(frame: PeerFrame): Uint8Array {
+    if (frame !== this.lastFrame) {
+      this.lastFrame = frame;
+      this.lastBytes = encodePeerFrame(frame);
+    }
+    return this.lastBytes!;
+  }
+
+  private dial(address: string): void {
+    let url: string;
+    try {
+      url = peerUrl(address);
+    } catch {
+      this.deps.log.warn(`mesh: cannot dial ${address}: not a host:port or ws:// address`);
+      return this.handle({ type: "dialFailed", address });
+    }
+    this.deps.log.debug(`mesh: dialing ${url}`);
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    const handshake = new DialerHandshake(this.clusterKey, this.self);
+    const conn: PeerConn = {
+      link: null,
+      dialed: true,
+      address,
+      handshake,
+      send: (bytes) => ws.send(bytes),
+      close: (code, reason) => ws.close(code, reason),
+      label: address,
+      timer: null,
+      closed: false,
+    };
+    this.armHandshakeTimer(conn);
+    ws.onopen = () => conn.send(encodePeerFrame(handshake.hello()));
+    ws.onmessage = (ev) => {
+      if (typeof ev.data === "string") return this.badFrame(conn, "a text frame on a peer link");
+      this.onBytes(conn, new Uint8Array(ev.data as ArrayBuffer));
+    };
+    ws.onclose = () => this.onClosed(conn);
+  }
+
+  private async probe(name: string, url: string): Promise<void> {
+    let best: number | null = null;
+    try {
+      const target = `${httpBase(url)}/ping`;
+      for (let i = 0; i < PROBE_SAMPLES; i++) {
+        const started = this.deps.now();
+        const res = await fetch(target, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+        await res.arrayBuffer();
+        const rtt = this.deps.now() - started;
+        if (i > 0) best = best === null ? rtt : Math.min(best, rtt);
+      }
+    } catch {
+      best = null;
+    }
+    this.handle({ type: "probed", name, rtt: best });
+  }
+
+  // ---- bytes in ----
+
+  private onBytes(conn: PeerConn, bytes: Uint8Array): void {
+    const decoded = decodePeerFrame(bytes, PEER_MAX_FRAME);
+    if (!decoded.ok) return this.badFrame(conn, decoded.reason);
+    const frame = decoded.frame;
+    if (conn.link === null) return this.onHandshakeFrame(conn, frame);
+    if (!isMeshFrame(frame)) return this.badFrame(conn, `a ${frame.t} frame after the handshake`);
+    this.count(frame, bytes.byteLength, "in");
+    this.handle({ type: "frame", link: conn.link, frame });
+  }
+
+  private onHandshakeFrame(conn: PeerConn, frame: WireFrame): void {
+    const step = conn.handshake instanceof DialerHandshake ? conn.handshake.onFrame(frame) : conn.handshake.onFrame(frame);
+    if (!step.ok) {
+      this.deps.metrics.peerRefusals.set(step.code, (this.deps.metrics.peerRefusals.get(step.code) ?? 0) + 1);
+      if (step.byPeer) this.deps.log.warn(`mesh: ${conn.label} refused us: ${step.code}: ${step.message}`);
+      else {
+        this.deps.log.warn(`mesh: refused ${conn.label}: ${step.code}: ${step.message}`);
+        conn.send(encodePeerFrame(refuseFrame(step)));
+      }
+      return this.closeConn(conn, 1008, step.code);
+    }
+    // The acceptor's first step answers HELLO with WELCOME; the dialer's step carries AUTH to send.
+    const ok = step as { welcome?: WireFrame; auth?: WireFrame; peer?: PeerInfo };
+    if (ok.welcome) return conn.send(encodePeerFrame(ok.welcome));
+    if (ok.auth) conn.send(encodePeerFrame(ok.auth));
+    const peer = ok.peer;
+    if (!peer) return;
+    if (conn.timer) clearTimeout(conn.timer);
+    conn.timer = null;
+    conn.link = this.nextLink++;
+    conn.label = peer.name;
+    this.conns.set(conn.link, conn);
+    this.handle(conn.dialed ? { type: "linkUp", link: conn.link, peer, dialed: true, address: conn.address! } : { type: "linkUp", link: conn.link, peer, dialed: false });
+  }
+
+  private badFrame(conn: PeerConn, reason: string): void {
+    // Garbage from a peer is logged and dropped, never fatal (memberlist's rule); before the
+    // handshake it ends the socket, since nothing proven is lost.
+    this.deps.metrics.peerBadFrames++;
+    this.deps.log.debug(`mesh: bad frame from ${conn.label}: ${reason}`);
+    if (conn.link === null) this.closeConn(conn, 1008, "bad_handshake");
+  }
+
+  private onClosed(conn: PeerConn): void {
+    if (conn.timer) clearTimeout(conn.timer);
+    conn.timer = null;
+    if (conn.link !== null) {
+      const link = conn.link;
+      conn.link = null;
+      this.conns.delete(link);
+      this.handle({ type: "linkDown", link });
+    } else if (conn.dialed && !conn.closed) {
+      conn.closed = true;
+      this.handle({ type: "dialFailed", address: conn.address! });
+    } else if (conn.dialed && conn.closed && conn.address !== undefined) {
+      // Closed by us during the handshake (refused or timed out): the dial failed.
+      const address = conn.address;
+      conn.address = undefined;
+      this.handle({ type: "dialFailed", address });
+    }
+  }
+
+  private closeConn(conn: PeerConn, code: number, reason: string): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    try {
+      conn.close(code, reason);
+    } catch {
+      // Already closed underneath: the close handler reports it.
+    }
+  }
+
+  private armHandshakeTimer(conn: PeerConn): void {
+    conn.timer = setTimeout(() => {
+      conn.timer = null;
+      if (conn.link !== null) return;
+      this.deps.log.warn(`mesh: handshake with ${conn.label} timed out`);
+      this.closeConn(conn, 1008, "handshake timeout");
+    }, HANDSHAKE_TIMEOUT_MS);
+  }
+
+  private count(frame: WireFrame, bytes: number, direction: "in" | "out"): void {
+    const m = this.deps.metrics;
+    if (frame.t === "data") m.peerDataBytes[direction] += bytes;
+    else m.peerGossipBytes[direction] += bytes;
+  }
+}
+
+/** ws://host:port/peer for a seed (host:port) or a member URL (ws://, wss://, http://, https://). */
+export function peerUrl(address: string): string {
+  const url = new URL(/^[a-z]+:\/\//i.test(address) ? address : `ws://${address}`);
+  if (url.protocol === "http:") url.protocol = "ws:";
+  if (url.protocol === "https:") url.protocol = "wss:";
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new TypeError(`not a peer address: ${address}`);
+  url.pathname = PEER_PATH;
+  return url.toString();
+}
+
+/** http(s)://host:port of a member URL, for probes. */
+function httpBase(address: string): string {
+  const url = new URL(peerUrl(address));
+  url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+  return `${url.protocol}//${url.host}`;
+}
