@@ -51,7 +51,7 @@ export function handleHttp(req: Request, ctx: HttpContext): Response {
       );
     }
     case "/metrics":
-      return new Response(ctx.metrics.render(ctx.live(), ctx.config, ctx.name, ctx.memory()), {
+      return new Response(ctx.metrics.render(ctx.live(), ctx.config, ctx.name, ctx.memory(), meshView(ctx.mesh())), {
         headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     case "/nodes":
@@ -92,4 +92,9 @@ function topology(ctx: HttpContext) {
     nodes: mesh.mesh.members().map((m) => ({ name: m.name, state: m.state, region: m.region || null })),
     links: mesh.mesh.topology(),
   };
+}
+
+function meshView(peers: PeerLinks | null) {
+  if (!peers) return null;
+  return { peers: peers.peerCount, memberStates: peers.mesh.members().map((m) => m.state), stats: peers.mesh.stats() };
 }

@@ -16,6 +16,13 @@ export interface MemoryUsage {
   heapUsed: number;
 }
 
+/** What /metrics reads from the mesh. */
+export interface MeshView {
+  peers: number;
+  memberStates: string[];
+  stats: { routed: number; delivered: number; duplicates: number; dropped: number; fallbacks: number; membershipChanges: number };
+}
+
 /**
  * The node's counters and gauges, rendered as Prometheus text at GET /metrics.
  * Counters only ever grow; gauges are read from live state at scrape time, so they can't drift.
@@ -49,7 +56,7 @@ export class Metrics {
   }
 
   /** Prometheus text exposition format 0.0.4. */
-  render(live: LiveCounts, config: Config, name: string, mem: MemoryUsage): string {
+  render(live: LiveCounts, config: Config, name: string, mem: MemoryUsage, mesh: MeshView | null): string {
     const lines: string[] = [];
     const metric = (n: string, type: "counter" | "gauge", help: string, samples: [string, number][]) => {
       lines.push(`# HELP ${n} ${help}`, `# TYPE ${n} ${type}`);
@@ -76,6 +83,27 @@ export class Metrics {
       ['{limit="publish_burst"}', config.publishBurst],
       ['{limit="max_buffered_bytes"}', config.maxBuffered],
     ]);
+    if (mesh) {
+      const stats = mesh.stats;
+      const byState = new Map<string, number>([["alive", 0], ["suspect", 0], ["dead", 0], ["left", 0]]);
+      for (const state of mesh.memberStates) byState.set(state, (byState.get(state) ?? 0) + 1);
+      metric("relay_peers", "gauge", "Peer links that passed the handshake.", [["", mesh.peers]]);
+      metric("relay_mesh_members", "gauge", "Members of the mesh as this node sees them, by state.", [...byState].map(([s, n]) => [`{state="${s}"}`, n] as [string, number]));
+      metric("relay_mesh_membership_changes_total", "counter", "Member state changes applied (joins, suspicions, deaths, leaves, refutations).", [["", stats.membershipChanges]]);
+      metric("relay_mesh_routed_total", "counter", "Data frames sent to peers (originated or relayed).", [["", stats.routed]]);
+      metric("relay_mesh_delivered_total", "counter", "Messages from other nodes handed to local subscribers.", [["", stats.delivered]]);
+      metric("relay_mesh_duplicates_total", "counter", "Data frames dropped as already seen.", [["", stats.duplicates]]);
+      metric("relay_mesh_dropped_total", "counter", "Data frames dropped (hop limit, or no link to a tree child).", [["", stats.dropped]]);
+      metric("relay_mesh_fallback_floods_total", "counter", "Data frames flooded because the origin's links were not yet known.", [["", stats.fallbacks]]);
+      metric("relay_peer_bytes_total", "counter", "Bytes on peer links, by kind (data or gossip) and direction.", [
+        ['{kind="data",direction="in"}', this.peerDataBytes.in],
+        ['{kind="data",direction="out"}', this.peerDataBytes.out],
+        ['{kind="gossip",direction="in"}', this.peerGossipBytes.in],
+        ['{kind="gossip",direction="out"}', this.peerGossipBytes.out],
+      ]);
+      metric("relay_peer_refusals_total", "counter", "Peer handshakes refused, by code.", [...this.peerRefusals].map(([code, n]) => [`{code="${code}"}`, n] as [string, number]));
+      metric("relay_peer_bad_frames_total", "counter", "Peer frames that failed to decode (logged and dropped).", [["", this.peerBadFrames]]);
+    }
     metric("relay_process_resident_memory_bytes", "gauge", "Resident set size of the node process.", [["", mem.rss]]);
     metric("relay_process_heap_used_bytes", "gauge", "JavaScript heap in use.", [["", mem.heapUsed]]);
     return lines.join("\n") + "\n";
