@@ -31,14 +31,30 @@ export class LinkStateGraph {
   private version = 0;
   private readonly trees = new Map<NodeName, { version: number; tree: Tree }>();
   private adjacency: { version: number; adj: Map<NodeName, Map<NodeName, number>> } | null = null;
+  /** name -> origins whose LSA lists a link to it: the failure detector asks this for every member. */
+  private readonly reporters = new Map<NodeName, Set<NodeName>>();
 
   /** Stores an LSA if it is newer than the one held; returns true if it changed anything. */
   put(lsa: Lsa): boolean {
     const held = this.lsas.get(lsa.origin);
     if (held && (held.incarnation > lsa.incarnation || (held.incarnation === lsa.incarnation && held.seq >= lsa.seq))) return false;
+    if (held) this.unindex(held);
     this.lsas.set(lsa.origin, lsa);
+    for (const [peer] of lsa.links) {
+      let set = this.reporters.get(peer);
+      if (!set) this.reporters.set(peer, (set = new Set()));
+      set.add(lsa.origin);
+    }
     this.version++;
     return true;
+  }
+
+  private unindex(lsa: Lsa): void {
+    for (const [peer] of lsa.links) {
+      const set = this.reporters.get(peer);
+      set?.delete(lsa.origin);
+      if (set?.size === 0) this.reporters.delete(peer);
+    }
   }
 
   /** The LSA held for an origin. */
@@ -53,15 +69,16 @@ export class LinkStateGraph {
 
   /** Forgets a node's LSA (it is dead or left), so no path runs through it. */
   remove(origin: NodeName): void {
-    if (this.lsas.delete(origin)) this.version++;
+    const held = this.lsas.get(origin);
+    if (!held) return;
+    this.unindex(held);
+    this.lsas.delete(origin);
+    this.version++;
   }
 
-  /** True when some node other than `except` reports a link to `name` in its LSA. */
+  /** True when some live node (other than `name` itself) reports a link to `name` in its LSA. */
   reported(name: NodeName, isLive: (n: NodeName) => boolean): boolean {
-    for (const lsa of this.lsas.values()) {
-      if (lsa.origin === name || !isLive(lsa.origin)) continue;
-      for (const [peer] of lsa.links) if (peer === name) return true;
-    }
+    for (const origin of this.reporters.get(name) ?? []) if (origin !== name && isLive(origin)) return true;
     return false;
   }
 

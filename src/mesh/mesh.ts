@@ -1,4 +1,5 @@
 import {
+  DETECT_EVERY_MS,
   DIAL_TIMEOUT_MS,
   FORGET_DEAD_MS,
   GOSSIP_BATCH_MS,
@@ -91,6 +92,7 @@ export class Mesh {
   /** When each alive member was first seen unreported by any link (failure detector). */
   private readonly unreportedSince = new Map<NodeName, number>();
   private lastInterestFlush = 0;
+  private lastDetect = 0;
   private lastOverlay = -Infinity;
   private lastPushPull = 0;
   private left = false;
@@ -203,7 +205,10 @@ export class Mesh {
       const delta = this.interest.flush();
       if (delta) this.outbox.interests.push({ update: delta, from: null });
     }
-    this.detectFailures(now);
+    if (now - this.lastDetect >= DETECT_EVERY_MS) {
+      this.lastDetect = now;
+      this.detectFailures(now);
+    }
     if (now - this.lastOverlay >= OVERLAY_EVERY_MS) {
       this.lastOverlay = now;
       this.out.push(...this.overlay.upkeep(now, this.table, this.self.name, this.linkMap, this.byPeer, this.graph));
@@ -264,6 +269,7 @@ export class Mesh {
 
   private onLinkUp(id: LinkId, peer: PeerInfo, dialed: boolean, address: string | undefined, now: number): void {
     if (address !== undefined) this.overlay.dialSucceeded(address);
+    const random = address !== undefined && this.overlay.wasRandom(address);
     if (peer.name === this.self.name) {
       this.out.push({ type: "close", link: id, reason: "a link to ourselves" });
       return;
@@ -279,7 +285,7 @@ export class Mesh {
       if (!keepNew) return;
       this.dropLink(existing, now, true);
     }
-    const link: Link = { id, peer, dialed, rtt: null, lastHeard: now, lastPing: now, random: address !== undefined && this.overlay.wasRandom(address) };
+    const link: Link = { id, peer, dialed, rtt: null, lastHeard: now, lastPing: now, random };
     this.linkMap.set(id, link);
     this.byPeer.set(peer.name, id);
     this.log("info", `link up: ${peer.name} (${dialed ? "dialed" : "accepted"})`);
