@@ -1,25 +1,80 @@
 /**
- * The page at GET /: this node's live status (polled from /healthz and /channels) and a small
- * console to subscribe and publish from the browser. Self-contained: no assets, no build step.
- * The mesh map and admin views grow here later.
+ * The dashboard at GET /: this node's live status, a live map of the mesh (inline SVG), the member
+ * table, the channels on this node, and a small console to subscribe and publish from the browser.
+ * Self-contained: no assets, no fonts, no CDN, no build step. The page is static apart from the node's
+ * name; everything live is fetched by the script (dashboard-script.ts) from the node's own JSON routes:
+ * /healthz, /topology, /nodes and /channels. The admin views (issue 5) grow here later.
  */
-export function statusPage(nodeName: string): string {
-  const name = nodeName.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Relay · ${name}</title>
-<style>
+import { DASHBOARD_SCRIPT } from "./dashboard-script.ts";
+
+/**
+ * Colours by member state: `fill` and `stroke` for the node on the map (and its legend key), `pill`
+ * behind the white state word in the members table. Dead and left nodes are pale and dashed.
+ */
+const STATES = {
+  alive: { fill: "#12b76a", stroke: "#067647", pill: "#079455" },
+  suspect: { fill: "#fdb022", stroke: "#b54708", pill: "#dc6803" },
+  dead: { fill: "#fda29b", stroke: "#b42318", pill: "#d92d20" },
+  left: { fill: "#d0d5dd", stroke: "#667085", pill: "#667085" },
+} as const;
+
+const stateCss = Object.entries(STATES)
+  .map(([s, c]) => `#map .node.${s} .dot { fill: ${c.fill}; stroke: ${c.stroke}; } .key.${s}::before { background: ${c.fill}; box-shadow: inset 0 0 0 1.5px ${c.stroke}; } .state.${s} { background: ${c.pill}; }`)
+  .join("\n  ");
+
+const STYLE = `
   :root { font: 15px/1.45 system-ui, sans-serif; color: #1d2430; background: #f5f7fa; }
   body { max-width: 960px; margin: 2rem auto; padding: 0 1rem; }
   h1 { font-size: 1.4rem; margin: 0 0 .2rem; } h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
   .muted { color: #667085; } .ok { color: #067647; } .bad { color: #b42318; }
-  .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: .75rem; }
+  .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: .75rem; }
   .card { background: #fff; border: 1px solid #e4e7ec; border-radius: 8px; padding: .75rem 1rem; }
   .card b { display: block; font-size: 1.5rem; }
   table { width: 100%; border-collapse: collapse; background: #fff; border: 1px solid #e4e7ec; }
   td, th { text-align: left; padding: .35rem .75rem; border-bottom: 1px solid #eef0f3; }
-  input, button { font: inherit; padding: .3rem .5rem; } #log { height: 10rem; overflow: auto; background: #fff; border: 1px solid #e4e7ec; padding: .5rem; font-family: ui-monospace, monospace; font-size: 13px; }
-</style></head>
+  input, button { font: inherit; padding: .3rem .5rem; }
+  #log { height: 10rem; overflow: auto; background: #fff; border: 1px solid #e4e7ec; padding: .5rem; font-family: ui-monospace, monospace; font-size: 13px; }
+  .panel { background: #fff; border: 1px solid #e4e7ec; border-radius: 8px; padding: .25rem; }
+  #map { display: block; width: 100%; height: auto; transition: opacity .3s; }
+  #map.stale { opacity: .45; }
+  #map text { font: 13px system-ui, sans-serif; fill: #1d2430; }
+  #map .link { stroke: #c3cad5; stroke-width: 1.5; }
+  #map .link.mine { stroke: #528bff; stroke-width: 2.5; }
+  #map .rtt { font-size: 11.5px; fill: #475467; paint-order: stroke; stroke: #fff; stroke-width: 4px; stroke-linejoin: round; }
+  #map .rtt.mine { fill: #1849a9; font-weight: 600; }
+  #map .dot { stroke-width: 2; }
+  #map .node.dead .dot, #map .node.left .dot { stroke-dasharray: 4 3; }
+  #map .node { cursor: default; }
+  #map .rtt-bg { fill: #fff; fill-opacity: .85; }
+  #map.focus .link:not(.hl), #map.focus .labels .rtt:not(.hl), #map.focus .labels .rtt-bg:not(.hl) { opacity: .12; }
+  #map .focus-labels .rtt { fill: #1849a9; font-weight: 600; }
+  #map.focus .link.hl { stroke: #1849a9; stroke-width: 2.5; }
+  #map .self-ring { fill: none; stroke: #1849a9; stroke-width: 3.5; }
+  #map .name { paint-order: stroke; stroke: #fff; stroke-width: 4px; stroke-linejoin: round; }
+  #map .self .name { font-weight: 700; }
+  #map .self-tag { fill: #1849a9; font-size: 12px; font-weight: 600; paint-order: stroke; stroke: #fff; stroke-width: 4px; }
+  #map .region-band { fill: none; stroke: #f2f4f7; stroke-linecap: round; }
+  #map .region-label { font-size: 12px; fill: #667085; font-style: italic; paint-order: stroke; stroke: #fff; stroke-width: 4px; stroke-linejoin: round; }
+  .legend { display: flex; flex-wrap: wrap; gap: .4rem 1.1rem; font-size: 13px; margin: .4rem .25rem 0; }
+  .key::before { content: ""; display: inline-block; width: .75rem; height: .75rem; border-radius: 50%; margin-right: .35rem; vertical-align: -1px; }
+  .key.self::before { background: #fff; box-shadow: inset 0 0 0 3px #1849a9; }
+  .key.link::before { width: 1.4rem; height: 3px; border-radius: 0; background: #528bff; vertical-align: 3px; }
+  .hint { background: #eff8ff; border: 1px solid #b2ddff; border-radius: 8px; padding: .5rem .75rem; margin: .5rem 0 0; }
+  .state { display: inline-block; padding: 0 .5rem; border-radius: 999px; color: #fff; font-size: 13px; font-weight: 600; }
+  .tag { font-size: 12px; color: #1849a9; font-weight: 600; }
+  ${stateCss}
+`;
+
+/** The links under the page: the node's JSON and Prometheus routes. */
+const ROUTES = ["/metrics", "/healthz", "/nodes", "/topology", "/channels"].map((r) => `<a href="${r}">${r}</a>`).join(" · ");
+
+/** The whole page for the node called `nodeName` (escaped here; it is the only server-side value). */
+export function statusPage(nodeName: string): string {
+  const name = nodeName.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Relay · ${name}</title><link rel="icon" href="data:,">
+<style>${STYLE}</style></head>
 <body>
 <h1>Relay node <span id="node">${name}</span></h1>
 <div class="muted"><span id="status">connecting…</span> · version <span id="version">?</span> · up <span id="uptime">?</span></div>
@@ -28,7 +83,16 @@ export function statusPage(nodeName: string): string {
   <div class="card"><span class="muted">connections</span><b id="connections">–</b></div>
   <div class="card"><span class="muted">subscriptions</span><b id="subscriptions">–</b></div>
   <div class="card"><span class="muted">channels</span><b id="channels">–</b></div>
+  <div class="card"><span class="muted">peer links</span><b id="peers">–</b></div>
+  <div class="card"><span class="muted">members alive</span><b id="members">–</b></div>
 </div>
+<h2>The mesh</h2>
+<div class="panel"><svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 900 200" role="img" aria-label="map of the mesh: nodes and the links between them with their round-trip times"></svg></div>
+<div class="legend"><span class="key alive">alive</span><span class="key suspect">suspect</span><span class="key dead">dead</span><span class="key left">left</span><span class="key self">this node</span><span class="key link">link, labelled with its round-trip time</span></div>
+<p id="alone" class="hint" hidden>Running alone: start more nodes with <code>--cluster-key</code> and <code>--seed</code> to form a mesh.</p>
+<p id="mapinfo" class="muted">loading the map…</p>
+<h2>Members</h2>
+<table><thead><tr><th>node</th><th>region</th><th>state</th><th>RTT from this node</th><th>linked</th></tr></thead><tbody id="memberrows"><tr><td colspan="5" class="muted">loading…</td></tr></tbody></table>
 <h2>Channels on this node</h2>
 <table><thead><tr><th>channel</th><th>subscribers</th></tr></thead><tbody id="chanrows"><tr><td colspan="2" class="muted">none yet</td></tr></tbody></table>
 <h2>Try it</h2>
@@ -36,40 +100,7 @@ export function statusPage(nodeName: string): string {
 <form id="try"><input id="channel" value="demo" aria-label="channel"> <button id="sub" type="button">subscribe</button>
 <input id="payload" value="hello" aria-label="message"> <button id="pub" type="submit">publish</button></form>
 <div id="log"></div>
-<p class="muted"><a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a> · <a href="/nodes">/nodes</a> · <a href="/channels">/channels</a></p>
-<script type="module">
-const $ = (id) => document.getElementById(id);
-const text = (id, v) => { $(id).textContent = String(v); };
-function dur(s) { return s < 120 ? s + "s" : s < 7200 ? Math.round(s / 60) + "m" : Math.round(s / 3600) + "h"; }
-async function refresh() {
-  try {
-    const h = await (await fetch("/healthz")).json();
-    text("status", h.status); $("status").className = h.status === "ok" ? "ok" : "bad";
-    text("version", h.version); text("uptime", dur(h.uptimeSeconds));
-    text("connections", h.connections); text("subscriptions", h.subscriptions); text("channels", h.channels);
-    const c = await (await fetch("/channels")).json();
-    const rows = $("chanrows"); rows.replaceChildren();
-    for (const ch of c.channels) {
-      const tr = document.createElement("tr");
-      for (const v of [ch.name, ch.subscribers]) { const td = document.createElement("td"); td.textContent = String(v); tr.append(td); }
-      rows.append(tr);
-    }
-    if (!c.channels.length) rows.innerHTML = '<tr><td colspan="2" class="muted">none yet</td></tr>';
-  } catch { text("status", "unreachable"); $("status").className = "bad"; }
-}
-refresh(); setInterval(refresh, 2000);
-const log = (line) => { const d = document.createElement("div"); d.textContent = line; $("log").prepend(d); };
-const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/");
-let next = 1;
-ws.onmessage = (e) => {
-  const f = JSON.parse(e.data);
-  if (f.op === "msg") log("msg " + f.channel + ": " + JSON.stringify(f.data));
-  else if (f.op === "error") log("error " + f.code + ": " + f.message);
-  else if (f.op === "welcome") log("connected as client " + f.client);
-};
-ws.onclose = (e) => log("closed " + e.code + " " + e.reason);
-$("sub").onclick = () => { ws.send(JSON.stringify({ op: "sub", channel: $("channel").value, echo: true, id: next++ })); log("subscribed " + $("channel").value); };
-$("try").onsubmit = (e) => { e.preventDefault(); ws.send(JSON.stringify({ op: "pub", channel: $("channel").value, data: $("payload").value, id: next++ })); };
-</script>
+<p class="muted">${ROUTES}</p>
+<script type="module">${DASHBOARD_SCRIPT}</script>
 </body></html>`;
 }
