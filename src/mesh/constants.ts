@@ -44,7 +44,7 @@ export const DETECT_EVERY_MS = 500;
 /** Dead and left members are forgotten after this long (memberlist GossipToTheDeadTime is 30 s; we keep them longer for /nodes). */
 export const FORGET_DEAD_MS = 10 * 60_000;
 
-/** Overlay: at most --max-peers links; aim for this many, keeping room for inbound links. */
+/** Overlay: at most --max-peers links; aim for this many (8 -> 6), keeping room for inbound links. */
 export function targetLinks(maxPeers: number): number {
   return Math.max(Math.min(3, maxPeers), maxPeers - 2);
 }
@@ -54,6 +54,8 @@ export const MIN_LINKS = 3;
 export const RANDOM_LINKS = 2;
 /** Swap a link for a candidate only if the candidate is this much nearer (20%), to avoid flapping. */
 export const SWAP_GAIN = 0.8;
+/** ... and at least this many ms nearer: on one machine or one LAN, RTT noise is never a reason to swap. */
+export const SWAP_MIN_GAIN_MS = 2;
 /** Overlay upkeep (connect, trim, swap) runs this often; slower than ticks so links settle between changes. */
 export const OVERLAY_EVERY_MS = 1000;
 /** At most this many RTT probes in flight: bounded work while learning a large mesh. */

@@ -75,6 +75,8 @@ const GOSSIP_CHUNK = 256;
  */
 export class Mesh {
   readonly self: PeerInfo;
+  /** --max-peers: the link budget. */
+  private readonly maxPeers: number;
   private readonly table = new MemberTable();
   private readonly graph = new LinkStateGraph();
   private readonly interest: InterestTable;
@@ -105,6 +107,7 @@ export class Mesh {
   ) {
     this.self = { ...config.self };
     this.interest = new InterestTable(this.self.name, this.self.incarnation);
+    this.maxPeers = config.maxPeers;
     this.overlay = new Overlay(config.seeds, config.maxPeers, random);
     this.table.merge({ ...this.selfRecord() }, 0);
     this.graph.put({ origin: this.self.name, incarnation: this.self.incarnation, seq: 0, links: [] });
@@ -284,6 +287,12 @@ export class Mesh {
       this.out.push({ type: "close", link: loser, reason: "duplicate link" });
       if (!keepNew) return;
       this.dropLink(existing, now, true);
+    }
+    // At the budget, turn away a peer that has other links (it will dial someone else); a
+    // newcomer with no links yet is taken, so seeds always admit, and trimmed once it has others.
+    if (!dialed && this.linkMap.size >= this.maxPeers && (this.graph.get(peer.name)?.links.length ?? 0) > 0) {
+      this.out.push({ type: "close", link: id, reason: "over the link budget" });
+      return;
     }
     const link: Link = { id, peer, dialed, rtt: null, lastHeard: now, lastPing: now, random };
     this.linkMap.set(id, link);

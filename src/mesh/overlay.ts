@@ -6,6 +6,7 @@ import {
   PROBE_TTL_MS,
   RANDOM_LINKS,
   SWAP_GAIN,
+  SWAP_MIN_GAIN_MS,
   targetLinks,
 } from "./constants.ts";
 import type { LinkStateGraph } from "./graph.ts";
@@ -106,41 +107,51 @@ export class Overlay {
       out.push({ type: "probe", name: r.name, url: r.url });
     }
 
-    const target = Math.min(alive.length, Math.max(targetLinks(this.maxPeers), Math.min(MIN_LINKS, alive.length)));
+    // Aim for targetLinks, never fewer than MIN_LINKS where that many members exist, never more than --max-peers.
+    const target = Math.min(this.maxPeers, alive.length, Math.max(targetLinks(this.maxPeers), MIN_LINKS));
+    const degree = (name: NodeName) => graph.get(name)?.links.length ?? 0;
+    // Members already at the budget would only have to drop someone to take us: dial the others.
+    const open = candidates.filter((r) => degree(r.name) < this.maxPeers);
     const rttOf = (name: NodeName) => members.get(name)?.probedRtt ?? null;
-    const byRtt = candidates.filter((r) => rttOf(r.name) !== null).sort((a, b) => rttOf(a.name)! - rttOf(b.name)! || (a.name < b.name ? -1 : 1));
+    const byRtt = open.filter((r) => rttOf(r.name) !== null).sort((a, b) => rttOf(a.name)! - rttOf(b.name)! || (a.name < b.name ? -1 : 1));
 
     // Fill up to the target: random long links first if missing, then the nearest measured.
-    if (links.size + this.dialing.size < target && candidates.length > 0) {
+    if (links.size + this.dialing.size < target && open.length > 0) {
       const randoms = [...links.values()].filter((l) => l.random).length;
-      if (randoms < RANDOM_LINKS && links.size >= 1) {
-        this.dial(candidates[Math.floor(this.random() * candidates.length)]!.url, true, now, out);
+      if (randoms < Math.min(RANDOM_LINKS, target - 1) && links.size >= 1) {
+        this.dial(open[Math.floor(this.random() * open.length)]!.url, true, now, out);
       } else {
-        const pick = byRtt[0] ?? candidates[Math.floor(this.random() * candidates.length)]!;
+        const pick = byRtt[0] ?? open[Math.floor(this.random() * open.length)]!;
         this.dial(pick.url, false, now, out);
       }
       return out;
     }
 
-    // Swap: a measured candidate clearly nearer than the farthest near link.
+    // Swap, only with room for one more link: a measured candidate clearly nearer (20% and a few
+    // ms, so loopback noise never churns links) than the farthest near link.
     const near = [...links.values()].filter((l) => !l.random && l.rtt !== null).sort((a, b) => b.rtt! - a.rtt!);
     const worst = near[0];
     const best = byRtt[0];
-    if (this.dialing.size === 0 && this.swapVictim === null && worst && best && rttOf(best.name)! < SWAP_GAIN * worst.rtt!) {
-      this.swapVictim = worst.peer.name;
-      this.dial(best.url, false, now, out);
-      return out;
+    if (links.size < this.maxPeers && this.dialing.size === 0 && this.swapVictim === null && worst && best) {
+      const gain = worst.rtt! - rttOf(best.name)!;
+      if (rttOf(best.name)! < SWAP_GAIN * worst.rtt! && gain >= SWAP_MIN_GAIN_MS) {
+        this.swapVictim = worst.peer.name;
+        this.dial(best.url, false, now, out);
+        return out;
+      }
     }
 
-    // Trim: over the budget, or a swap's replacement is up. Farthest near link first, never a bridge.
+    // Trim: over the budget, or a swap's replacement is up. Never a link whose loss would split
+    // the graph; among the rest, first the peers with the most other links, then the farthest.
     const victimId = this.swapVictim === null ? undefined : byPeer.get(this.swapVictim);
     const swapDone = victimId !== undefined && links.size > target;
-    if (this.swapVictim !== null && (victimId === undefined || this.dialing.size === 0)) this.swapVictim = swapDone ? this.swapVictim : null;
+    if (this.dialing.size === 0 && !swapDone) this.swapVictim = null;
     if (links.size > this.maxPeers || swapDone) {
-      const order = swapDone ? [links.get(victimId!)!, ...near] : near;
+      const others = [...links.values()].filter((l) => !l.random || links.size > this.maxPeers);
+      others.sort((a, b) => degree(b.peer.name) - degree(a.peer.name) || (b.rtt ?? 0) - (a.rtt ?? 0));
+      const order = swapDone ? [links.get(victimId!)!, ...others] : others;
       for (const l of order) {
-        const peerDegree = graph.get(l.peer.name)?.links.length ?? 0;
-        if (peerDegree <= MIN_LINKS || !graph.hasPathAvoiding(self, l.peer.name)) continue;
+        if (degree(l.peer.name) <= 1 || !graph.hasPathAvoiding(self, l.peer.name)) continue;
         out.push({ type: "close", link: l.id, reason: swapDone ? "swapped for a nearer peer" : "over the link budget" });
         break;
       }

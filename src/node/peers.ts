@@ -90,9 +90,9 @@ export class PeerLinks {
     for (const d of directives) this.run(d);
   }
 
-  /** Number of links that passed the handshake. */
+  /** Number of links the mesh holds (a link it is turning away is not counted). */
   get peerCount(): number {
-    return this.conns.size;
+    return this.mesh.links().length;
   }
 
   /** Graceful leave: tell the peers, then close every peer socket. */

@@ -31,7 +31,7 @@ import type { DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeN
  * - member:       [name, incarnation, url, region, state]   (state: "alive" | "suspect" | "dead" | "left")
  * - lsa:          [origin, incarnation, seq, [[neighbour, rtt ms], ...]]
  * - interest:     [origin, incarnation, version, full (bool), [channel added], [channel removed]]
- * - digest entry: [name, incarnation, state, lsaSeq, interestVersion]
+ * - digest entry: [name, incarnation, state, lsaSeq, interestVersion]   (-1: none held)
  *
  * Evolution: a decoder ignores fields after the ones it knows, so a later version may append a
  * field to a type; any other change needs a new type number. HELLO and WELCOME keep `v` first and
@@ -322,7 +322,7 @@ function readInterest(u: unknown, i: number): InterestUpdate {
 
 function readDigestEntry(d: unknown, i: number): DigestEntry {
   const f = record(d, 5, `digest.entries[${i}]`);
-  return { name: nodeName(f[0], "digest.name"), incarnation: uint(f[1], "digest.incarnation"), state: state(f[2], "digest.state"), lsaSeq: uint(f[3], "digest.lsaSeq"), interestVersion: uint(f[4], "digest.interestVersion") };
+  return { name: nodeName(f[0], "digest.name"), incarnation: uint(f[1], "digest.incarnation"), state: state(f[2], "digest.state"), lsaSeq: seqOrNone(f[3], "digest.lsaSeq"), interestVersion: seqOrNone(f[4], "digest.interestVersion") };
 }
 
 /** A frame needs at least `n` fields after its type. */
@@ -352,6 +352,12 @@ function channels(v: unknown, what: string): string[] {
 function uint(v: unknown, what: string): number {
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new Bad(`${what} must be a non-negative integer`);
   return v;
+}
+
+/** A sequence number in a digest, or -1 for "none held" (no LSA or interest set known yet). */
+function seqOrNone(v: unknown, what: string): number {
+  if (v === -1) return -1;
+  return uint(v, what);
 }
 
 /** Times and RTTs (ms), which may be fractional. */
