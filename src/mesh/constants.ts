@@ -13,6 +13,12 @@ export const PING_INTERVAL_MS = 1000;
 /** A link silent this long is dead (three missed pings). A closed socket is dead at once. */
 export const LINK_DEAD_MS = 3000;
 
+/**
+ * A link the overlay drops leaves this node's LSA at once but stays open this long, so every node
+ * has recomputed its trees without it before it closes: messages in flight are not lost to a swap.
+ */
+export const LINK_DRAIN_MS = 2000;
+
 /** Weight of a new RTT sample in the link's moving average: smooths jitter, follows shifts in ~5 samples. */
 export const RTT_EWMA = 0.3;
 
@@ -52,14 +58,26 @@ export function targetLinks(maxPeers: number): number {
 export const MIN_LINKS = 3;
 /** Random long links kept beside the nearest ones, so the overlay stays an expander, not a chain of cliques. */
 export const RANDOM_LINKS = 2;
-/** Swap a link for a candidate only if the candidate is this much nearer (20%), to avoid flapping. */
-export const SWAP_GAIN = 0.8;
-/** ... and at least this many ms nearer: on one machine or one LAN, RTT noise is never a reason to swap. */
-export const SWAP_MIN_GAIN_MS = 2;
+/**
+ * Swap a link for a candidate only if what the candidate would save, discounted by this factor
+ * (half), still beats what the link saves: strong hysteresis, so swaps are rare and the overlay settles.
+ */
+export const SWAP_GAIN = 0.5;
+/** ... and by at least this many ms: on one machine or one LAN, RTT noise is never a reason to swap. */
+export const SWAP_MIN_GAIN_MS = 5;
+/**
+ * At most one swap this often: each changes the graph, and the next choice should see the result.
+ * The gap doubles after every swap (up to SWAP_EVERY_MAX_MS), so the overlay settles instead of
+ * chasing small gains; it goes back to the start when a link is lost and repair is due.
+ */
+export const SWAP_EVERY_MS = 30_000;
+export const SWAP_EVERY_MAX_MS = 5 * 60_000;
+/** How often a node calls on one member it thinks dead: how partitions heal (memberlist's gossip to the dead). */
+export const CALL_THE_DEAD_MS = 10_000;
 /** Overlay upkeep (connect, trim, swap) runs this often; slower than ticks so links settle between changes. */
 export const OVERLAY_EVERY_MS = 1000;
 /** At most this many RTT probes in flight: bounded work while learning a large mesh. */
-export const MAX_PROBES_IN_FLIGHT = 3;
+export const MAX_PROBES_IN_FLIGHT = 8;
 /** A probe result is trusted this long before the member is probed again. */
 export const PROBE_TTL_MS = 5 * 60_000;
 

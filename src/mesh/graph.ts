@@ -10,6 +10,9 @@ import type { Lsa, NodeName } from "./types.ts";
  * makes forwarding along the tree deliver each message exactly once.
  */
 
+/** How long after a change routes also follow the previous graph: a few flood rounds across the mesh. */
+export const TRANSITION_MS = 2000;
+
 /** Added to every edge, in ms: loopback RTTs are ~0.1 ms, and a hop costs more than that in CPU and queueing. */
 export const HOP_COST_MS = 0.5;
 
@@ -31,30 +34,20 @@ export class LinkStateGraph {
   private version = 0;
   private readonly trees = new Map<NodeName, { version: number; tree: Tree }>();
   private adjacency: { version: number; adj: Map<NodeName, Map<NodeName, number>> } | null = null;
-  /** name -> origins whose LSA lists a link to it: the failure detector asks this for every member. */
-  private readonly reporters = new Map<NodeName, Set<NodeName>>();
+
+  /** The graph as it was before the latest burst of changes, and when the graph last changed (ms). */
+  private stable: { version: number; adj: Map<NodeName, Map<NodeName, number>> } | null = null;
+  private changedAt = -Infinity;
+  private readonly stableTrees = new Map<NodeName, { version: number; tree: Tree }>();
 
   /** Stores an LSA if it is newer than the one held; returns true if it changed anything. */
-  put(lsa: Lsa): boolean {
+  put(lsa: Lsa, now: number): boolean {
     const held = this.lsas.get(lsa.origin);
     if (held && (held.incarnation > lsa.incarnation || (held.incarnation === lsa.incarnation && held.seq >= lsa.seq))) return false;
-    if (held) this.unindex(held);
+    this.noteChange(now);
     this.lsas.set(lsa.origin, lsa);
-    for (const [peer] of lsa.links) {
-      let set = this.reporters.get(peer);
-      if (!set) this.reporters.set(peer, (set = new Set()));
-      set.add(lsa.origin);
-    }
     this.version++;
     return true;
-  }
-
-  private unindex(lsa: Lsa): void {
-    for (const [peer] of lsa.links) {
-      const set = this.reporters.get(peer);
-      set?.delete(lsa.origin);
-      if (set?.size === 0) this.reporters.delete(peer);
-    }
   }
 
   /** The LSA held for an origin. */
@@ -68,18 +61,51 @@ export class LinkStateGraph {
   }
 
   /** Forgets a node's LSA (it is dead or left), so no path runs through it. */
-  remove(origin: NodeName): void {
-    const held = this.lsas.get(origin);
-    if (!held) return;
-    this.unindex(held);
+  remove(origin: NodeName, now: number): void {
+    if (!this.lsas.has(origin)) return;
+    this.noteChange(now);
     this.lsas.delete(origin);
     this.version++;
   }
 
-  /** True when some live node (other than `name` itself) reports a link to `name` in its LSA. */
-  reported(name: NodeName, isLive: (n: NodeName) => boolean): boolean {
-    for (const origin of this.reporters.get(name) ?? []) if (origin !== name && isLive(origin)) return true;
-    return false;
+  /**
+   * Keeps the graph as it stood before a burst of changes. Nodes learn a change at different
+   * moments, so for TRANSITION_MS a sender may still route by the old graph while a relay uses the
+   * new one; forwarding to the children of both trees meanwhile leaves no subtree uncovered (the
+   * dedup window drops the extra copies).
+   */
+  private noteChange(now: number): void {
+    if (now - this.changedAt >= TRANSITION_MS) this.stable = { version: this.version, adj: this.edges() };
+    this.changedAt = now;
+  }
+
+  /** The tree rooted at `origin` in the graph from before the latest changes, while they are recent; else null. */
+  previousTree(origin: NodeName, now: number): Tree | null {
+    if (!this.stable || now - this.changedAt >= TRANSITION_MS) return null;
+    const cached = this.stableTrees.get(origin);
+    if (cached?.version === this.stable.version) return cached.tree;
+    const tree = shortestPathTree(this.stable.adj, origin);
+    this.stableTrees.set(origin, { version: this.stable.version, tree });
+    return tree;
+  }
+
+  /**
+   * Every node reachable from `from` over edges both ends report. The failure detector's test:
+   * crashed nodes keep listing each other in their last LSAs, so "someone reports a link to it"
+   * would let an island of dead nodes vouch for itself; reachability from here cannot.
+   */
+  reachableFrom(from: NodeName): Set<NodeName> {
+    const adj = this.edges();
+    const seen = new Set([from]);
+    const queue = [from];
+    while (queue.length) {
+      for (const m of adj.get(queue.pop()!)?.keys() ?? []) {
+        if (seen.has(m)) continue;
+        seen.add(m);
+        queue.push(m);
+      }
+    }
+    return seen;
   }
 
   /** Undirected adjacency with weights, built from edges both ends report. */
@@ -114,6 +140,33 @@ export class LinkStateGraph {
       }
     }
     return false;
+  }
+
+  /**
+   * Path length from `from` to `to` without using the edge from-`avoid` (ms; Infinity if none):
+   * what a link to `avoid` saves is the overlay's measure of that link's worth.
+   */
+  distanceAvoiding(from: NodeName, to: NodeName, avoid: NodeName): number {
+    const adj = this.edges();
+    const dist = new Map<NodeName, number>([[from, 0]]);
+    const done = new Set<NodeName>();
+    const heap = new MinHeap();
+    heap.push(0, from);
+    while (heap.size) {
+      const [d, n] = heap.pop();
+      if (done.has(n)) continue;
+      if (n === to) return d;
+      done.add(n);
+      for (const [m, w] of adj.get(n) ?? []) {
+        if (done.has(m) || (n === from && m === avoid) || (n === avoid && m === from)) continue;
+        const nd = d + w;
+        if (nd < (dist.get(m) ?? Infinity)) {
+          dist.set(m, nd);
+          heap.push(nd, m);
+        }
+      }
+    }
+    return Infinity;
   }
 
   /** The shortest-path tree rooted at `origin` (cached until the graph changes). */

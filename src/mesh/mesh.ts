@@ -1,4 +1,5 @@
 import {
+  LINK_DRAIN_MS,
   DETECT_EVERY_MS,
   DIAL_TIMEOUT_MS,
   FORGET_DEAD_MS,
@@ -14,7 +15,7 @@ import {
   suspicionTimeoutMs,
 } from "./constants.ts";
 import { DedupWindow } from "./dedup.ts";
-import { LinkStateGraph } from "./graph.ts";
+import { LinkStateGraph, type Tree } from "./graph.ts";
 import { InterestTable } from "./interest.ts";
 import { MemberTable, supersedes } from "./members.ts";
 import { Overlay, type Link } from "./overlay.ts";
@@ -99,6 +100,8 @@ export class Mesh {
   private lastPushPull = 0;
   private left = false;
   private out: Directive[] = [];
+  /** `now` of the event being handled, for the few helpers deep in a call that need it. */
+  private clock = 0;
   private readonly counters: MeshStats = { routed: 0, delivered: 0, duplicates: 0, dropped: 0, fallbacks: 0, membershipChanges: 0 };
 
   constructor(
@@ -110,12 +113,13 @@ export class Mesh {
     this.maxPeers = config.maxPeers;
     this.overlay = new Overlay(config.seeds, config.maxPeers, random);
     this.table.merge({ ...this.selfRecord() }, 0);
-    this.graph.put({ origin: this.self.name, incarnation: this.self.incarnation, seq: 0, links: [] });
+    this.graph.put({ origin: this.self.name, incarnation: this.self.incarnation, seq: 0, links: [] }, 0);
   }
 
   /** Applies one event at time `now` (ms) and returns the directives for the shell. */
   handle(event: MeshEvent, now: number): Directive[] {
     this.out = [];
+    this.clock = now;
     if (this.left && event.type !== "linkDown") return [];
     switch (event.type) {
       case "tick":
@@ -168,9 +172,9 @@ export class Mesh {
     return views.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
-  /** This node's links, for /nodes and the dashboard. */
+  /** This node's links (not those being drained away), for /nodes and the dashboard. */
   links(): { link: LinkId; peer: NodeName; rtt: number | null; dialed: boolean }[] {
-    return [...this.linkMap.values()].map((l) => ({ link: l.id, peer: l.peer.name, rtt: l.rtt, dialed: l.dialed }));
+    return [...this.linkMap.values()].filter((l) => l.drainingSince === null).map((l) => ({ link: l.id, peer: l.peer.name, rtt: l.rtt, dialed: l.dialed }));
   }
 
   /** Counters since start. */
@@ -193,7 +197,10 @@ export class Mesh {
 
   private onTick(now: number): void {
     for (const link of [...this.linkMap.values()]) {
-      if (now - link.lastHeard > LINK_DEAD_MS) {
+      if (link.drainingSince !== null && now - link.drainingSince >= LINK_DRAIN_MS) {
+        this.out.push({ type: "close", link: link.id, reason: "dropped by the overlay" });
+        this.dropLink(link.id, now, true);
+      } else if (now - link.lastHeard > LINK_DEAD_MS) {
         this.log("info", `link to ${link.peer.name} silent for ${Math.round(now - link.lastHeard)} ms: closing`);
         this.out.push({ type: "close", link: link.id, reason: "ping timeout" });
         this.dropLink(link.id, now, false);
@@ -214,7 +221,20 @@ export class Mesh {
     }
     if (now - this.lastOverlay >= OVERLAY_EVERY_MS) {
       this.lastOverlay = now;
-      this.out.push(...this.overlay.upkeep(now, this.table, this.self.name, this.linkMap, this.byPeer, this.graph));
+      // The overlay sees only links that are staying; its closes become drains (make before break).
+      const staying = new Map([...this.linkMap].filter(([, l]) => l.drainingSince === null));
+      const stayingByPeer = new Map([...this.byPeer].filter(([, id]) => staying.has(id)));
+      for (const d of this.overlay.upkeep(now, this.table, this.self.name, staying, stayingByPeer, this.graph)) {
+        if (d.type !== "close") {
+          this.out.push(d);
+          continue;
+        }
+        const link = this.linkMap.get(d.link);
+        if (!link) continue;
+        this.log("info", `dropping the link to ${link.peer.name}: ${d.reason}`);
+        link.drainingSince = now;
+        this.updateOwnLsa(true);
+      }
     }
     if (now - this.lastPushPull >= PUSH_PULL_MS && this.linkMap.size > 0) {
       this.lastPushPull = now;
@@ -226,12 +246,13 @@ export class Mesh {
 
   /**
    * The failure detector (ARCHITECTURE.md section 4): a member is suspect when no live node
-   * reports a link to it (for longer than a link takes to be declared dead, so a member learnt a
-   * moment ago is not suspected before its links are known), and dead once suspect for
-   * suspicionTimeoutMs(N). Both verdicts are gossiped; the member refutes with a new incarnation.
+   * reports a link to it, read as "not reachable from here over links both ends report" (for
+   * longer than a link takes to be declared dead, so a member learnt a moment ago is not suspected
+   * before its links are known), and dead once suspect for suspicionTimeoutMs(N). Both verdicts
+   * are gossiped; the member refutes with a new incarnation.
    */
   private detectFailures(now: number): void {
-    const isLive = (n: NodeName) => this.table.isLive(n);
+    const reachable = this.graph.reachableFrom(this.self.name);
     for (const m of [...this.table.values()]) {
       const name = m.record.name;
       if (name === this.self.name) continue;
@@ -244,7 +265,7 @@ export class Mesh {
         }
         continue;
       }
-      const reported = this.byPeer.has(name) || this.graph.reported(name, isLive);
+      const reported = this.byPeer.has(name) || reachable.has(name);
       if (reported) {
         this.unreportedSince.delete(name);
         continue;
@@ -288,13 +309,14 @@ export class Mesh {
       if (!keepNew) return;
       this.dropLink(existing, now, true);
     }
-    // At the budget, turn away a peer that has other links (it will dial someone else); a
-    // newcomer with no links yet is taken, so seeds always admit, and trimmed once it has others.
-    if (!dialed && this.linkMap.size >= this.maxPeers && (this.graph.get(peer.name)?.links.length ?? 0) > 0) {
+    // At the budget, turn away a peer that has other links (it will dial someone else) unless it
+    // is clearly nearer than our farthest link (then the overlay trims that one). A newcomer with
+    // no links yet is always taken, so seeds admit everyone, and trimmed once it has others.
+    if (!dialed && this.linkMap.size >= this.maxPeers && (this.graph.get(peer.name)?.links.length ?? 0) > 0 && !this.overlay.nearerThanWorst(peer.name, this.table, this.linkMap, this.self.name)) {
       this.out.push({ type: "close", link: id, reason: "over the link budget" });
       return;
     }
-    const link: Link = { id, peer, dialed, rtt: null, lastHeard: now, lastPing: now, random };
+    const link: Link = { id, peer, dialed, rtt: null, lastHeard: now, lastPing: now, random, drainingSince: null };
     this.linkMap.set(id, link);
     this.byPeer.set(peer.name, id);
     this.log("info", `link up: ${peer.name} (${dialed ? "dialed" : "accepted"})`);
@@ -356,7 +378,7 @@ export class Mesh {
       // An LSA from a life already declared dead or left must not put its links back.
       if (member && member.state !== "alive" && member.state !== "suspect" && member.incarnation >= lsa.incarnation) continue;
       if (lsa.origin === this.self.name) continue;
-      if (this.graph.put(lsa)) this.outbox.lsas.set(lsa.origin, { lsa, from });
+      if (this.graph.put(lsa, now)) this.outbox.lsas.set(lsa.origin, { lsa, from });
     }
     let gap = false;
     for (const update of frame.interests) {
@@ -409,7 +431,7 @@ export class Mesh {
   }
 
   private forgetRoutes(name: NodeName): void {
-    this.graph.remove(name);
+    this.graph.remove(name, this.clock);
     this.interest.forget(name);
     this.unreportedSince.delete(name);
   }
@@ -500,21 +522,16 @@ export class Mesh {
       for (const id of this.linkMap.keys()) if (id !== from) this.sendData(id, frame);
       return;
     }
-    for (const child of tree.children.get(this.self.name) ?? []) {
-      const lo = tree.tin.get(child)!;
-      const hi = tree.tout.get(child)!;
-      let needed = false;
-      for (const n of wanted) {
-        const t = tree.tin.get(n);
-        if (t !== undefined && t >= lo && t <= hi) {
-          needed = true;
-          break;
-        }
-      }
-      if (!needed) continue;
+    const targets = childrenToward(tree, this.self.name, wanted);
+    const previous = this.graph.previousTree(frame.origin, this.clock);
+    if (previous?.tin.has(this.self.name)) for (const child of childrenToward(previous, this.self.name, wanted)) targets.add(child);
+    for (const child of targets) {
       const id = this.byPeer.get(child);
-      if (id === undefined) this.counters.dropped++;
-      else this.sendData(id, frame);
+      if (id === undefined) {
+        if (tree.children.get(this.self.name)?.includes(child)) this.counters.dropped++;
+      } else if (id !== from) {
+        this.sendData(id, frame);
+      }
     }
   }
 
@@ -532,7 +549,7 @@ export class Mesh {
   /** Re-issues this node's LSA when its links changed, or an RTT moved past the report threshold. */
   private updateOwnLsa(force: boolean): void {
     const now = new Map<NodeName, number>();
-    for (const l of this.linkMap.values()) if (l.rtt !== null) now.set(l.peer.name, Math.round(l.rtt * 10) / 10);
+    for (const l of this.linkMap.values()) if (l.rtt !== null && l.drainingSince === null) now.set(l.peer.name, Math.round(l.rtt * 10) / 10);
     let changed = force || now.size !== this.reported.size;
     if (!changed) {
       for (const [peer, rtt] of now) {
@@ -546,7 +563,7 @@ export class Mesh {
     if (!changed) return;
     this.reported = now;
     const lsa: Lsa = { origin: this.self.name, incarnation: this.self.incarnation, seq: ++this.lsaSeq, links: [...now].sort(([a], [b]) => (a < b ? -1 : 1)) };
-    this.graph.put(lsa);
+    this.graph.put(lsa, this.clock);
     this.outbox.lsas.set(this.self.name, { lsa, from: null });
   }
 
@@ -579,4 +596,21 @@ export class Mesh {
   private log(level: "info" | "debug" | "warn", message: string): void {
     this.out.push({ type: "log", level, message });
   }
+}
+
+/** The children of `self` in `tree` whose subtree holds a node in `wanted`. */
+function childrenToward(tree: Tree, self: NodeName, wanted: ReadonlySet<NodeName>): Set<NodeName> {
+  const out = new Set<NodeName>();
+  for (const child of tree.children.get(self) ?? []) {
+    const lo = tree.tin.get(child)!;
+    const hi = tree.tout.get(child)!;
+    for (const n of wanted) {
+      const t = tree.tin.get(n);
+      if (t !== undefined && t >= lo && t <= hi) {
+        out.add(child);
+        break;
+      }
+    }
+  }
+  return out;
 }

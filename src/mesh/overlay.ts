@@ -5,6 +5,9 @@ import {
   MIN_LINKS,
   PROBE_TTL_MS,
   RANDOM_LINKS,
+  CALL_THE_DEAD_MS,
+  SWAP_EVERY_MAX_MS,
+  SWAP_EVERY_MS,
   SWAP_GAIN,
   SWAP_MIN_GAIN_MS,
   targetLinks,
@@ -26,6 +29,11 @@ export interface Link {
   lastPing: number;
   /** Dialed as one of the RANDOM_LINKS long links, which the nearest-first rules leave alone. */
   random: boolean;
+  /**
+   * Set when the overlay dropped this link (ms): it is already left out of this node's LSA, so
+   * trees route around it, but it stays open until LINK_DRAIN_MS later to carry what is in flight.
+   */
+  drainingSince: number | null;
 }
 
 /**
@@ -43,6 +51,11 @@ export class Overlay {
   private readonly probing = new Set<NodeName>();
   /** A link to drop once the nearer link that replaces it is up (a swap). */
   private swapVictim: NodeName | null = null;
+  /** When the last swap started and the last call on a dead member went out (ms). */
+  private lastSwap = -Infinity;
+  /** Time between swaps: doubles after each, back to SWAP_EVERY_MS when a link is lost, so the overlay settles. */
+  private swapInterval = SWAP_EVERY_MS;
+  private lastDeadCall = 0;
 
   constructor(
     private readonly seeds: string[],
@@ -69,6 +82,7 @@ export class Overlay {
   /** A link that went down without this node closing it: do not dial it straight back. */
   linkLost(url: string, now: number): void {
     this.penalise(url, now);
+    this.swapInterval = SWAP_EVERY_MS;
   }
 
   expiredDials(now: number, timeout: number): string[] {
@@ -98,6 +112,15 @@ export class Overlay {
       return out;
     }
 
+    // Now and then, call on a member we think dead: after a partition heals this is how the two
+    // sides find each other again (memberlist's "gossip to the dead"); the link's digest exchange
+    // makes both sides refute and merge.
+    if (now - this.lastDeadCall >= CALL_THE_DEAD_MS) {
+      this.lastDeadCall = now;
+      const dead = [...members.values()].map((m) => m.record).filter((r) => r.state === "dead" && !byPeer.has(r.name) && !this.dialing.has(r.url) && this.ready(r.url, now));
+      if (dead.length) this.dial(dead[Math.floor(this.random() * dead.length)]!.url, false, now, out);
+    }
+
     // Probe members whose RTT is unknown or stale, a few at a time.
     for (const r of shuffle(candidates, this.random)) {
       if (this.probing.size >= MAX_PROBES_IN_FLIGHT) break;
@@ -110,54 +133,78 @@ export class Overlay {
     // Aim for targetLinks, never fewer than MIN_LINKS where that many members exist, never more than --max-peers.
     const target = Math.min(this.maxPeers, alive.length, Math.max(targetLinks(this.maxPeers), MIN_LINKS));
     const degree = (name: NodeName) => graph.get(name)?.links.length ?? 0;
-    // Members already at the budget would only have to drop someone to take us: dial the others.
-    const open = candidates.filter((r) => degree(r.name) < this.maxPeers);
     const rttOf = (name: NodeName) => members.get(name)?.probedRtt ?? null;
-    const byRtt = open.filter((r) => rttOf(r.name) !== null).sort((a, b) => rttOf(a.name)! - rttOf(b.name)! || (a.name < b.name ? -1 : 1));
+    // A candidate's worth: how much shorter a direct link would be than today's best path to it.
+    // Linking where paths detour most is what keeps every route near the direct RTT.
+    const pathTo = graph.tree(self).dist;
+    const gain = (name: NodeName) => (pathTo.get(name) ?? Infinity) - rttOf(name)!;
+    // Members already at the budget would only have to drop someone to take us: dial the others.
+    // Except members of our own region: they take a same-region link over a far one (see linkUp).
+    const ownRegion = members.get(self)?.record.region ?? "";
+    const open = candidates.filter((r) => degree(r.name) < this.maxPeers || (ownRegion !== "" && r.region === ownRegion));
+    const byGain = open.filter((r) => rttOf(r.name) !== null).sort((a, b) => gain(b.name) - gain(a.name) || rttOf(a.name)! - rttOf(b.name)! || (a.name < b.name ? -1 : 1));
 
-    // Fill up to the target: random long links first if missing, then the nearest measured.
+    // Fill up to the target: random long links first if missing, then the most worthwhile measured.
     if (links.size + this.dialing.size < target && open.length > 0) {
       const randoms = [...links.values()].filter((l) => l.random).length;
       if (randoms < Math.min(RANDOM_LINKS, target - 1) && links.size >= 1) {
         this.dial(open[Math.floor(this.random() * open.length)]!.url, true, now, out);
       } else {
-        const pick = byRtt[0] ?? open[Math.floor(this.random() * open.length)]!;
+        const pick = byGain[0] ?? open[Math.floor(this.random() * open.length)]!;
         this.dial(pick.url, false, now, out);
       }
       return out;
     }
 
-    // Swap, only with room for one more link: a measured candidate clearly nearer (20% and a few
-    // ms, so loopback noise never churns links) than the farthest near link.
-    const near = [...links.values()].filter((l) => !l.random && l.rtt !== null).sort((a, b) => b.rtt! - a.rtt!);
-    const worst = near[0];
-    const best = byRtt[0];
-    if (links.size < this.maxPeers && this.dialing.size === 0 && this.swapVictim === null && worst && best) {
-      const gain = worst.rtt! - rttOf(best.name)!;
-      if (rttOf(best.name)! < SWAP_GAIN * worst.rtt! && gain >= SWAP_MIN_GAIN_MS) {
-        this.swapVictim = worst.peer.name;
+    // A link's worth: how much longer the path to its peer would be without it (Infinity: a bridge).
+    const near = [...links.values()].filter((l) => !l.random && l.rtt !== null);
+    const worth = new Map(near.map((l) => [l.id, graph.distanceAvoiding(self, l.peer.name, l.peer.name) - l.rtt!]));
+    near.sort((a, b) => worth.get(a.id)! - worth.get(b.id)! || b.rtt! - a.rtt!);
+
+    // Swap: a candidate clearly worth more than our least useful near link (by SWAP_GAIN and a few
+    // ms, so RTT noise never churns links). At the budget this goes one over until the trim below.
+    const weakest = near[0];
+    const best = byGain[0];
+    if (links.size <= this.maxPeers && this.dialing.size === 0 && this.swapVictim === null && weakest && best && now - this.lastSwap >= this.swapInterval) {
+      const g = gain(best.name);
+      if (g >= SWAP_MIN_GAIN_MS && g * SWAP_GAIN > worth.get(weakest.id)! + SWAP_MIN_GAIN_MS) {
+        this.lastSwap = now;
+        this.swapInterval = Math.min(this.swapInterval * 2, SWAP_EVERY_MAX_MS);
+        this.swapVictim = weakest.peer.name;
         this.dial(best.url, false, now, out);
         return out;
       }
     }
 
-    // Trim: over the budget, or a swap's replacement is up. Never a link whose loss would split
-    // the graph; among the rest, first the peers with the most other links, then the farthest.
+    // Trim: over the budget, or a swap's replacement is up. Never a bridge; among the rest, the
+    // least useful link first.
     const victimId = this.swapVictim === null ? undefined : byPeer.get(this.swapVictim);
-    const swapDone = victimId !== undefined && links.size > target;
+    const swapDone = victimId !== undefined && links.size > Math.min(target, this.maxPeers - 1);
     if (this.dialing.size === 0 && !swapDone) this.swapVictim = null;
     if (links.size > this.maxPeers || swapDone) {
-      const others = [...links.values()].filter((l) => !l.random || links.size > this.maxPeers);
-      others.sort((a, b) => degree(b.peer.name) - degree(a.peer.name) || (b.rtt ?? 0) - (a.rtt ?? 0));
+      const others = links.size > this.maxPeers ? [...near, ...[...links.values()].filter((l) => l.random || l.rtt === null)] : near;
       const order = swapDone ? [links.get(victimId!)!, ...others] : others;
       for (const l of order) {
         if (degree(l.peer.name) <= 1 || !graph.hasPathAvoiding(self, l.peer.name)) continue;
-        out.push({ type: "close", link: l.id, reason: swapDone ? "swapped for a nearer peer" : "over the link budget" });
+        out.push({ type: "close", link: l.id, reason: swapDone ? "swapped for a more useful peer" : "over the link budget" });
         break;
       }
       this.swapVictim = null;
     }
     return out;
+  }
+
+  /** True when `name` is clearly nearer than this node's farthest near link: same region, or by a probe (SWAP_GAIN and SWAP_MIN_GAIN_MS). */
+  nearerThanWorst(name: NodeName, members: MemberTable, links: Map<LinkId, Link>, self: NodeName): boolean {
+    let worst: Link | null = null;
+    for (const l of links.values()) if (!l.random && l.rtt !== null && l.drainingSince === null && (worst === null || l.rtt > worst.rtt!)) worst = l;
+    if (worst === null) return false;
+    // Same region as us while our farthest link leaves it: near without measuring (regions are set by operators).
+    const region = members.get(self)?.record.region ?? "";
+    if (region !== "" && members.get(name)?.record.region === region && worst.peer.region !== region) return true;
+    const rtt = members.get(name)?.probedRtt;
+    if (rtt === null || rtt === undefined) return false;
+    return rtt < SWAP_GAIN * worst.rtt! && worst.rtt! - rtt >= SWAP_MIN_GAIN_MS;
   }
 
   private ready(address: string, now: number): boolean {

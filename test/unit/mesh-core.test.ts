@@ -53,7 +53,7 @@ describe("shortest-path trees", () => {
       links.set(a, [...(links.get(a) ?? []), [b, w]]);
       links.set(b, [...(links.get(b) ?? []), [a, w]]);
     }
-    for (const [origin, l] of links) g.put({ origin, incarnation: 1, seq: 1, links: l.sort() });
+    for (const [origin, l] of links) g.put({ origin, incarnation: 1, seq: 1, links: l.sort() }, 0);
     return g;
   };
 
@@ -73,8 +73,8 @@ describe("shortest-path trees", () => {
 
   test("an edge reported by one end only is not used", () => {
     const g = new LinkStateGraph();
-    g.put({ origin: "a", incarnation: 1, seq: 1, links: [["b", 1]] });
-    g.put({ origin: "b", incarnation: 1, seq: 1, links: [] });
+    g.put({ origin: "a", incarnation: 1, seq: 1, links: [["b", 1]] }, 0);
+    g.put({ origin: "b", incarnation: 1, seq: 1, links: [] }, 0);
     expect(g.tree("a").tin.has("b")).toBe(false);
   });
 
