@@ -21,7 +21,7 @@ async function run(label: string, args: string[]): Promise<void> {
 
 await mkdir(`${root}dist/sdk`, { recursive: true });
 if (only !== "sdk") {
-  await run("dist/relay (single executable)", ["build", "--compile", "--compile-exec-argv=--smol", "--minify", "--sourcemap", "src/cli/main.ts", "--outfile", `${root}dist/relay`]);
+  await run("dist/relay (single executable)", ["build", "--compile", "--minify", "--sourcemap", "src/cli/main.ts", "--outfile", `${root}dist/relay`]);
 }
 if (only !== "binary") {
   const started = performance.now();

@@ -1,0 +1,46 @@
+/**
+ * The load generator process: `bun scripts/bench/loadgen.ts '<scenario json>'`.
+ *
+ * It runs one scenario (see types.ts) against one server and prints the result as one JSON line on
+ * stdout; progress and errors go to stderr. It is the same program for both systems under test,
+ * so any cost it has weighs on both figures alike. scripts/bench.ts pins it to its own core.
+ */
+import { runClosedLoop } from "./closed-loop.ts";
+import { runIdleConnections } from "./idle-connections.ts";
+import { runLatency } from "./latency.ts";
+import type { LoadgenResult, Scenario } from "./types.ts";
+
+/** A run that takes this long past its planned length has hung; give up rather than stall the bench. */
+const OVERRUN_MS = 90_000;
+
+async function run(scenario: Scenario): Promise<LoadgenResult> {
+  switch (scenario.kind) {
+    case "closed-loop":
+      return runClosedLoop(scenario);
+    case "latency":
+      return runLatency(scenario);
+    case "idle-connections":
+      return runIdleConnections(scenario);
+  }
+}
+
+const arg = process.argv[2];
+if (!arg) {
+  process.stderr.write("usage: bun scripts/bench/loadgen.ts '<scenario json>'\n");
+  process.exit(2);
+}
+const scenario = JSON.parse(arg) as Scenario;
+setTimeout(() => {
+  process.stderr.write(`loadgen: ${scenario.kind} did not finish in time; giving up\n`);
+  process.exit(3);
+}, OVERRUN_MS).unref();
+
+try {
+  const result = await run(scenario);
+  process.stdout.write(JSON.stringify(result) + "\n");
+  // Exit at once: the sockets are closed, and waiting for every FIN would only add time.
+  process.exit(0);
+} catch (err) {
+  process.stderr.write(`loadgen: ${scenario.kind} failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+}
