@@ -65,13 +65,14 @@ export const RANDOM_LINKS = 2;
 export const SWAP_GAIN = 0.5;
 /** ... and by at least this many ms: on one machine or one LAN, RTT noise is never a reason to swap. */
 export const SWAP_MIN_GAIN_MS = 5;
+/** At most one swap this often: each changes the graph, and the next choice should see the result. */
+export const SWAP_EVERY_MS = 10_000;
 /**
- * At most one swap this often: each changes the graph, and the next choice should see the result.
- * The gap doubles after every swap (up to SWAP_EVERY_MAX_MS), so the overlay settles instead of
- * chasing small gains; it goes back to the start when a link is lost and repair is due.
+ * Swaps a node may make after it joins or loses a link, then none until the next loss: greedy
+ * local improvements can chase each other around a mesh, and a fixed budget makes it settle.
  */
-export const SWAP_EVERY_MS = 30_000;
-export const SWAP_EVERY_MAX_MS = 5 * 60_000;
+export const SWAPS_PER_REPAIR = 3;
+
 /** How often a node calls on one member it thinks dead: how partitions heal (memberlist's gossip to the dead). */
 export const CALL_THE_DEAD_MS = 10_000;
 /** Overlay upkeep (connect, trim, swap) runs this often; slower than ticks so links settle between changes. */

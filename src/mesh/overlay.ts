@@ -6,8 +6,8 @@ import {
   PROBE_TTL_MS,
   RANDOM_LINKS,
   CALL_THE_DEAD_MS,
-  SWAP_EVERY_MAX_MS,
   SWAP_EVERY_MS,
+  SWAPS_PER_REPAIR,
   SWAP_GAIN,
   SWAP_MIN_GAIN_MS,
   targetLinks,
@@ -53,8 +53,8 @@ export class Overlay {
   private swapVictim: NodeName | null = null;
   /** When the last swap started and the last call on a dead member went out (ms). */
   private lastSwap = -Infinity;
-  /** Time between swaps: doubles after each, back to SWAP_EVERY_MS when a link is lost, so the overlay settles. */
-  private swapInterval = SWAP_EVERY_MS;
+  /** Swaps left before the next repair: a fixed budget, so the overlay settles instead of chasing small gains. */
+  private swapsLeft = SWAPS_PER_REPAIR;
   private lastDeadCall = 0;
 
   constructor(
@@ -82,7 +82,7 @@ export class Overlay {
   /** A link that went down without this node closing it: do not dial it straight back. */
   linkLost(url: string, now: number): void {
     this.penalise(url, now);
-    this.swapInterval = SWAP_EVERY_MS;
+    this.swapsLeft = SWAPS_PER_REPAIR;
   }
 
   expiredDials(now: number, timeout: number): string[] {
@@ -165,11 +165,11 @@ export class Overlay {
     // ms, so RTT noise never churns links). At the budget this goes one over until the trim below.
     const weakest = near[0];
     const best = byGain[0];
-    if (links.size <= this.maxPeers && this.dialing.size === 0 && this.swapVictim === null && weakest && best && now - this.lastSwap >= this.swapInterval) {
+    if (links.size <= this.maxPeers && this.dialing.size === 0 && this.swapVictim === null && weakest && best && this.swapsLeft > 0 && now - this.lastSwap >= SWAP_EVERY_MS) {
       const g = gain(best.name);
       if (g >= SWAP_MIN_GAIN_MS && g * SWAP_GAIN > worth.get(weakest.id)! + SWAP_MIN_GAIN_MS) {
         this.lastSwap = now;
-        this.swapInterval = Math.min(this.swapInterval * 2, SWAP_EVERY_MAX_MS);
+        this.swapsLeft--;
         this.swapVictim = weakest.peer.name;
         this.dial(best.url, false, now, out);
         return out;

@@ -1,0 +1,129 @@
+/**
+ * Fast paths for large runs: the exact size a peer frame takes on the wire, without encoding it,
+ * and a deep copy that stands in for decoding. Encoding and decoding every frame costs more than
+ * the mesh core itself at 1,000 nodes; these give the same sizes (wire-size.test.ts checks them
+ * against encodePeerFrame) and the same isolation between sender and receiver.
+ *
+ * The layout mirrors src/protocol/peer.ts: `[type, ...fields]`, nested records as positional
+ * arrays, an absent `from` as nil. If the codec changes, the cross-check test fails.
+ */
+
+import type { PeerFrame } from "../../src/mesh/types.ts";
+import { PEER_FRAME_TYPES } from "../../src/protocol/peer.ts";
+
+/** MessagePack size of a value as @msgpack/msgpack encodes it (ignoreUndefined, float64 for non-integers). */
+export function msgpackSize(v: unknown): number {
+  switch (typeof v) {
+    case "boolean":
+      return 1;
+    case "number":
+      return numberSize(v);
+    case "string":
+      return strSize(v);
+    case "undefined":
+      return 1; // nil (only reachable inside arrays; map entries that are undefined are skipped below)
+    case "object": {
+      if (v === null) return 1;
+      if (Array.isArray(v)) {
+        let n = headerSize(v.length, 16);
+        for (const item of v) n += msgpackSize(item);
+        return n;
+      }
+      if (v instanceof Uint8Array) return (v.length < 256 ? 2 : v.length < 65536 ? 3 : 5) + v.length;
+      let count = 0;
+      let n = 0;
+      for (const k in v) {
+        if (!Object.hasOwn(v, k)) continue;
+        const val = (v as Record<string, unknown>)[k];
+        if (val === undefined) continue;
+        count++;
+        n += strSize(k) + msgpackSize(val);
+      }
+      return headerSize(count, 16) + n;
+    }
+    default:
+      throw new TypeError(`cannot size a ${typeof v}`);
+  }
+}
+
+/** Array/map header: fix form below `fixLimit` items, then 16- and 32-bit counts. */
+function headerSize(count: number, fixLimit: number): number {
+  return count < fixLimit ? 1 : count < 65536 ? 3 : 5;
+}
+
+function numberSize(v: number): number {
+  if (!Number.isSafeInteger(v)) return 9; // float64
+  if (v >= 0) return v < 128 ? 1 : v < 256 ? 2 : v < 65536 ? 3 : v < 4294967296 ? 5 : 9;
+  return v >= -32 ? 1 : v >= -128 ? 2 : v >= -32768 ? 3 : v >= -2147483648 ? 5 : 9;
+}
+
+function strSize(s: string): number {
+  let bytes = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 2; // a surrogate pair: 4 bytes for 2 UTF-16 units
+      i++;
+    } else bytes += 2;
+  }
+  return (bytes < 32 ? 1 : bytes < 256 ? 2 : bytes < 65536 ? 3 : 5) + bytes;
+}
+
+/** An array of positional records (each under 16 fields, so a one-byte header each, counted by `item`). */
+function listSize<T>(items: readonly T[], item: (x: T) => number): number {
+  let n = headerSize(items.length, 16);
+  for (const x of items) n += item(x);
+  return n;
+}
+
+/** Bytes encodePeerFrame(frame) would produce, computed from the same positional layout. */
+export function peerFrameSize(frame: PeerFrame): number {
+  const type = PEER_FRAME_TYPES[frame.t];
+  switch (frame.t) {
+    case "ping":
+    case "pong":
+      return msgpackSize([type, frame.ts]);
+    case "data":
+      return msgpackSize([type, frame.origin, frame.incarnation, frame.seq, frame.hops, frame.channel, frame.from ?? null]) + msgpackSize(frame.data);
+    case "gossip":
+      return (
+        1 +
+        numberSize(type) +
+        listSize(frame.members, (m) => 1 + strSize(m.name) + numberSize(m.incarnation) + strSize(m.url) + strSize(m.region) + strSize(m.state)) +
+        listSize(frame.lsas, (l) => 1 + strSize(l.origin) + numberSize(l.incarnation) + numberSize(l.seq) + listSize(l.links, ([peer, rtt]) => 1 + strSize(peer) + numberSize(rtt))) +
+        listSize(frame.interests, (i) => 1 + strSize(i.origin) + numberSize(i.incarnation) + numberSize(i.version) + 1 + listSize(i.add, strSize) + listSize(i.remove, strSize))
+      );
+    case "digest":
+      return 1 + numberSize(type) + listSize(frame.entries, (d) => 1 + strSize(d.name) + numberSize(d.incarnation) + strSize(d.state) + numberSize(d.lsaSeq) + numberSize(d.interestVersion)) + 1;
+    case "leave":
+      return msgpackSize([type, frame.name, frame.incarnation]);
+  }
+}
+
+/**
+ * A deep copy of plain frame data, as a decoder would hand the receiver: fresh arrays and objects,
+ * copied byte arrays, undefined object fields dropped (the codec does not carry them).
+ */
+export function deepCopy<T>(v: T): T {
+  if (typeof v !== "object" || v === null) return v;
+  if (Array.isArray(v)) {
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = deepCopy(v[i]);
+    return out as T;
+  }
+  if (v instanceof Uint8Array) return v.slice() as T;
+  const out: Record<string, unknown> = {};
+  // for-in over plain objects is several times faster than Object.entries on this hot path.
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) continue;
+    const val = (v as Record<string, unknown>)[k];
+    if (val === undefined) continue;
+    // A "__proto__" key must stay an own property, as a decoder makes it, not become the prototype.
+    if (k === "__proto__") Object.defineProperty(out, k, { value: deepCopy(val), enumerable: true, writable: true, configurable: true });
+    else out[k] = deepCopy(val);
+  }
+  return out as T;
+}
+
