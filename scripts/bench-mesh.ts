@@ -1,0 +1,148 @@
+/**
+ * The mesh benchmark (issue 3, "Benchmark"): writes docs/benchmarks-mesh.md and prints a summary.
+ *
+ *   1. a 3-node chain A-B-C of real dist/relay processes against one node: fan-out throughput
+ *      (publisher on A, 100 subscribers on C) and the latency each hop adds (subscribers on A, B, C);
+ *   2. membership convergence with 16 and 50 real processes seeding one node;
+ *   3. the simulator's table (scripts/sim.ts) at scale.
+ *
+ * Usage: bun scripts/bench-mesh.ts [--quick] [--only chain,members,sim] [--sim-nodes 100,300] [--members 16,50]
+ *   --quick      short runs (1 per setup, 16 processes, simulator at 100 nodes): a smoke test of the
+ *                bench itself; its figures are too short to trust, so it does not write the docs
+ *   --only       run a subset of the parts
+ *   --sim-nodes  simulator sizes (default 100,300; DEFAULT_SIM_NODES says why not 1,000)
+ *   --members    process counts for part 2 (default 16,50)
+ * Only a full run (neither --quick nor --only) rewrites docs/benchmarks-mesh.md, so partial
+ * figures never land there. Progress goes to stderr, the summary to stdout. Every process the
+ * bench starts is tracked by PID and killed when it ends, however it ends.
+ */
+import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { describeMachine } from "./bench/machine.ts";
+import { CHAIN_PLAN, runChain, type ChainOutcome } from "./bench/mesh-chain.ts";
+import { runMembership, type MembershipOutcome } from "./bench/mesh-membership.ts";
+import { renderConsole, renderMarkdown } from "./bench/mesh-report.ts";
+import { runSim, type SimOutcome } from "./bench/mesh-sim.ts";
+import { stopAll } from "./bench/processes.ts";
+import { ensureRelayBinary } from "./bench/relay-binary.ts";
+import { ROOT } from "./bench/servers.ts";
+
+const DOCS = join(ROOT, "docs", "benchmarks-mesh.md");
+const PARTS = ["chain", "members", "sim"] as const;
+type Part = (typeof PARTS)[number];
+
+/**
+ * Why the default simulator sizes are 100 and 300, not 1,000: on the 2-core machine this bench was
+ * written on (2026-11-30), `bun scripts/sim.ts --nodes 100,1000` finished 100 nodes in 44 s but was
+ * still in the settle phase of 1,000 nodes after more than 5 minutes, with 13 GB resident: far past
+ * the ~6 minutes issue 3 allows, which then asks for 100 and 300. Even 300 is heavy there (about 10
+ * minutes and 12 GB to reach its steady phase while another simulation shared the machine), so it
+ * runs under the bench's deadline and, if cut, the report shows how far it got.
+ */
+const DEFAULT_SIM_NODES = [100, 300];
+const SIM_NOTE_SMALLER =
+  "Issue 3 asks for 100 and 1,000 nodes. On this 2-core machine a 1,000-node run was still in its settle phase after more than " +
+  "5 minutes of wall time (13 GB resident) when tried, past the ~6 minutes this benchmark may spend on it, so the bench runs 100 " +
+  "and 300 nodes instead, as the issue allows. 300 nodes is itself heavy here (about 10 minutes and 12 GB to reach its steady phase " +
+  "when tried beside another simulation), so it gets whatever remains of the bench's ~10-minute budget. " +
+  "`bun scripts/bench-mesh.ts --sim-nodes 100,1000` runs the full size on a machine that can.";
+/**
+ * The simulator runs until the bench has taken this long in all (issue 3: about 10 minutes), but
+ * always gets at least SIM_MIN_MS, so the 100-node table (under a minute) is never crowded out.
+ */
+const BENCH_BUDGET_MS = 10.5 * 60_000;
+const SIM_MIN_MS = 3 * 60_000;
+/** How long part 2 waits for a mesh to settle after its last process started. */
+const MEMBERS_DEADLINE_MS = (n: number): number => 30_000 + n * 1_000;
+
+const log = (line: string): void => void process.stderr.write(`bench-mesh: ${line}\n`);
+
+function usage(message: string): never {
+  log(message);
+  log("usage: bun scripts/bench-mesh.ts [--quick] [--only chain,members,sim] [--sim-nodes 100,300] [--members 16,50]");
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): { quick: boolean; only: Set<Part> | null; simNodes: number[]; members: number[] } {
+  const value = (flag: string): string | undefined => {
+    const at = argv.indexOf(flag);
+    if (at < 0) return undefined;
+    const v = argv[at + 1];
+    if (v === undefined || v.startsWith("--")) usage(`${flag} needs a value`);
+    return v;
+  };
+  const known = new Set(["--quick", "--only", "--sim-nodes", "--members"]);
+  for (let i = 0; i < argv.length; i++) {
+    if (!argv[i]!.startsWith("--")) continue;
+    if (!known.has(argv[i]!)) usage(`unknown flag ${argv[i]}`);
+  }
+  const quick = argv.includes("--quick");
+  const list = (flag: string, fallback: number[], min: number): number[] => {
+    const v = value(flag);
+    if (v === undefined) return fallback;
+    const xs = v.split(",").map(Number);
+    if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < min)) usage(`${flag} takes whole numbers of at least ${min}, comma-separated`);
+    return xs;
+  };
+  const onlyText = value("--only");
+  let only: Set<Part> | null = null;
+  if (onlyText !== undefined) {
+    const ids = onlyText.split(",").filter(Boolean);
+    if (ids.length === 0 || ids.some((id) => !PARTS.includes(id as Part))) usage(`--only takes a comma-separated subset of ${PARTS.join(",")}`);
+    only = new Set(ids as Part[]);
+  }
+  return { quick, only, simNodes: list("--sim-nodes", quick ? [100] : DEFAULT_SIM_NODES, 4), members: list("--members", quick ? [16] : [16, 50], 2) };
+}
+
+const loadavg = (): string => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(", ");
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const { quick, only, simNodes, members } = parseArgs(argv);
+  const runs = (p: Part): boolean => !only || only.has(p);
+  const started = performance.now();
+  const loadStart = loadavg();
+
+  // A developer's RELAY_* settings (a port, a seed, a key) must not change what is measured:
+  // every node here is configured by flags alone. Children inherit process.env.
+  for (const key of Object.keys(process.env)) if (key.startsWith("RELAY_")) delete process.env[key];
+
+  await ensureRelayBinary(log);
+  const machine = describeMachine();
+
+  const plan = quick
+    ? { ...CHAIN_PLAN, reps: 1, fanout: { ...CHAIN_PLAN.fanout, warmupMs: 500, durationMs: 1500 }, hops: { ...CHAIN_PLAN.hops, warmupMs: 500, durationMs: 1500 } }
+    : CHAIN_PLAN;
+  const chain: ChainOutcome | null = runs("chain") ? await runChain(log, plan) : null;
+
+  const memberOutcomes: MembershipOutcome[] = [];
+  if (runs("members")) for (const n of members) memberOutcomes.push(await runMembership(n, MEMBERS_DEADLINE_MS(n), log));
+
+  const simDeadline = Math.max(started + BENCH_BUDGET_MS, performance.now() + SIM_MIN_MS);
+  const sim: SimOutcome | null = runs("sim") ? await runSim(simNodes, simDeadline, log) : null;
+  const simNote = simNodes.includes(1000) ? "These are the sizes issue 3 asks for." : SIM_NOTE_SMALLER;
+
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write("\n" + renderConsole(chain, memberOutcomes, sim));
+  if (!quick && !only) {
+    const command = `bun scripts/bench-mesh.ts${argv.length ? ` ${argv.join(" ")}` : ""}`;
+    await Bun.write(DOCS, renderMarkdown({ machine, command, seconds, loadStart, loadEnd: loadavg(), simNote }, chain, memberOutcomes, sim));
+    log(`wrote ${DOCS} (${Math.round(seconds)} s in all)`);
+  } else {
+    log(`partial run (${quick ? "--quick" : "--only"}): docs/benchmarks-mesh.md left as it was (${Math.round(seconds)} s)`);
+  }
+  const failed = [chain?.error, ...memberOutcomes.map((m) => m.error), ...(sim?.runs ?? []).map((r) => r.error)].filter((e): e is string => typeof e === "string");
+  if (failed.length) {
+    log(`finished with ${failed.length} part(s) incomplete; the report says which`);
+    process.exitCode = 1;
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  log(`failed: ${(err as Error).stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  await stopAll();
+}
