@@ -85,7 +85,7 @@ export class LinkStateGraph {
     const cached = this.stableTrees.get(origin);
     if (cached?.version === this.stable.version) return cached.tree;
     const tree = shortestPathTree(this.stable.adj, origin);
-    this.stableTrees.set(origin, { version: this.stable.version, tree });
+    remember(this.stableTrees, origin, { version: this.stable.version, tree });
     return tree;
   }
 
@@ -169,12 +169,17 @@ export class LinkStateGraph {
     return Infinity;
   }
 
-  /** The shortest-path tree rooted at `origin` (cached until the graph changes). */
+  /** The shortest-path tree rooted at `origin` (cached until the graph changes, for the busiest origins). */
   tree(origin: NodeName): Tree {
     const cached = this.trees.get(origin);
-    if (cached?.version === this.version) return cached.tree;
+    if (cached?.version === this.version) {
+      // Re-insert: Map order is the LRU order the bound below evicts by.
+      this.trees.delete(origin);
+      this.trees.set(origin, cached);
+      return cached.tree;
+    }
     const tree = shortestPathTree(this.edges(), origin);
-    this.trees.set(origin, { version: this.version, tree });
+    remember(this.trees, origin, { version: this.version, tree });
     return tree;
   }
 }
@@ -233,6 +238,18 @@ export function shortestPathTree(adj: Map<NodeName, Map<NodeName, number>>, orig
     }
   }
   return { children, tin, tout, dist };
+}
+
+/**
+ * Trees kept per graph: each holds maps over every member, so caching one per origin grows with
+ * N^2 (about 170 MB at 1,000 members). The busiest origins stay cached; others are recomputed.
+ */
+const TREE_CACHE = 64;
+
+function remember(cache: Map<NodeName, { version: number; tree: Tree }>, origin: NodeName, entry: { version: number; tree: Tree }): void {
+  cache.delete(origin);
+  cache.set(origin, entry);
+  if (cache.size > TREE_CACHE) cache.delete(cache.keys().next().value!);
 }
 
 /** A binary min-heap of (distance, name), ordered by distance then name. */
