@@ -162,10 +162,10 @@ export class Overlay {
     near.sort((a, b) => worth.get(a.id)! - worth.get(b.id)! || b.rtt! - a.rtt!);
 
     // Swap: a candidate clearly worth more than our least useful near link (by SWAP_GAIN and a few
-    // ms, so RTT noise never churns links). At the budget this goes one over until the trim below.
+    // ms, so RTT noise never churns links), only with room for one more link: a node never goes over.
     const weakest = near[0];
     const best = byGain[0];
-    if (links.size <= this.maxPeers && this.dialing.size === 0 && this.swapVictim === null && weakest && best && this.swapsLeft > 0 && now - this.lastSwap >= SWAP_EVERY_MS) {
+    if (links.size < this.maxPeers && this.dialing.size === 0 && this.swapVictim === null && weakest && best && this.swapsLeft > 0 && now - this.lastSwap >= SWAP_EVERY_MS) {
       const g = gain(best.name);
       if (g >= SWAP_MIN_GAIN_MS && g * SWAP_GAIN > worth.get(weakest.id)! + SWAP_MIN_GAIN_MS) {
         this.lastSwap = now;
