@@ -131,7 +131,11 @@ async function main(): Promise<void> {
   } else {
     log(`partial run (${quick ? "--quick" : "--only"}): docs/benchmarks-mesh.md left as it was (${Math.round(seconds)} s)`);
   }
-  const failed = [chain?.error, ...memberOutcomes.map((m) => m.error), ...(sim?.runs ?? []).map((r) => r.error)].filter((e): e is string => typeof e === "string");
+  // A simulator size cut short by a budget is reported, not failed: at the default sizes that is the
+  // expected outcome on a 2-core machine, and `npm run bench` should not fail for it.
+  const failed = [chain?.error, ...memberOutcomes.map((m) => m.error), ...(sim?.runs ?? []).filter((r) => !r.cutShort).map((r) => r.error)].filter(
+    (e): e is string => typeof e === "string",
+  );
   if (failed.length) {
     log(`finished with ${failed.length} part(s) incomplete; the report says which`);
     process.exitCode = 1;

@@ -53,6 +53,12 @@ export interface SimRun {
   peakRssBytes: number | null;
   /** Why it has no table: killed at the deadline, for memory, or a non-zero exit; null when it finished. */
   error: string | null;
+  /**
+   * True when it stopped at a budget (the bench's deadline or memory floor, or sim.ts's own
+   * --max-rss-gb guard) rather than failing: an expected outcome on a small machine, which the
+   * report shows, not a reason to fail the bench.
+   */
+  cutShort: boolean;
 }
 
 export interface SimOutcome {
@@ -121,9 +127,12 @@ async function runOne(nodes: number, deadline: number, log: (line: string) => vo
     const wallSeconds = (performance.now() - started) / 1000;
     // sim.ts says why it stopped early on its last progress line (its own memory guard, for one).
     const stopLine = [...progress].reverse().find((l) => /stopped|failed|error/i.test(l));
-    const error = killedFor ?? (code !== 0 ? `exited ${code}${stopLine ? `: ${stopLine.replace(/^sim: /, "")}` : ""}` : null);
+    // A signal the bench did not send (killedFor is unset) came from outside: say so rather than print 128+N.
+    const signalled = proc.signalCode !== null ? `killed by ${proc.signalCode} from outside the bench` : null;
+    const error = killedFor ?? signalled ?? (code !== 0 ? `exited ${code}${stopLine ? `: ${stopLine.replace(/^sim: /, "")}` : ""}` : null);
+    const cutShort = killedFor !== null || (signalled === null && stopLine !== undefined && /stopped: resident memory/.test(stopLine));
     log(`  ${nodes} nodes: ${error ?? "finished"} (${wallSeconds.toFixed(0)} s)`);
-    return { nodes, command, table: error ? "" : table.trimEnd(), progress, wallSeconds, peakRssBytes, error };
+    return { nodes, command, table: error ? "" : table.trimEnd(), progress, wallSeconds, peakRssBytes, error, cutShort };
   } finally {
     clearTimeout(timer);
     clearInterval(sampler);
