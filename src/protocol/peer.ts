@@ -84,9 +84,8 @@ export const PEER_LIMITS = {
   refuseMessage: 1_024,
 } as const;
 
-/** Dialer -> acceptor, first frame: who I am, and a fresh nonce for the acceptor to MAC. */
-export interface HelloFrame {
-  t: "hello";
+/** What both handshake openers carry: the protocol version, who is speaking, and a fresh nonce. */
+interface Introduction {
   v: number;
   name: NodeName;
   incarnation: number;
@@ -95,15 +94,14 @@ export interface HelloFrame {
   nonce: Uint8Array;
 }
 
+/** Dialer -> acceptor, first frame: who I am, and a fresh nonce for the acceptor to MAC. */
+export interface HelloFrame extends Introduction {
+  t: "hello";
+}
+
 /** Acceptor -> dialer: who I am, my fresh nonce, and a MAC over both nonces proving the key. */
-export interface WelcomeFrame {
+export interface WelcomeFrame extends Introduction {
   t: "welcome";
-  v: number;
-  name: NodeName;
-  incarnation: number;
-  region: string;
-  url: string;
-  nonce: Uint8Array;
   mac: Uint8Array;
 }
 
