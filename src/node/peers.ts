@@ -1,7 +1,7 @@
 import type { ServerWebSocket } from "bun";
 import type { ConsolaInstance } from "consola/core";
 import { Mesh, timing, type Directive, type LinkId, type MeshEvent, type PeerFrame, type PeerInfo } from "../mesh/index.ts";
-import { PEER_PATH, decodePeerFrame, encodePeerFrame, isMeshFrame, type WireFrame } from "../protocol/peer.ts";
+import { PEER_PATH, decodePeerMessage, encodePeerFrame, isMeshFrame, joinPeerFrames, type WireFrame } from "../protocol/peer.ts";
 import { AcceptorHandshake, DialerHandshake, refuseFrame } from "./peer-auth.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -12,6 +12,12 @@ const HANDSHAKE_TIMEOUT_MS = 5000;
 /** RTT probes: a few requests to the member's /ping; the first pays for the TCP handshake, so it is left out. */
 const PROBE_SAMPLES = 3;
 const PROBE_TIMEOUT_MS = 2000;
+/**
+ * A batch is sent as soon as it holds this many bytes, without waiting for the end of the turn:
+ * large enough that a relay under load sends a few messages per turn instead of one per frame,
+ * small enough that a batch never waits on one big copy.
+ */
+const BATCH_MAX_BYTES = 64 * 1024;
 
 /** One peer socket, inbound or outbound, before and after its handshake. */
 interface PeerConn {
@@ -28,6 +34,9 @@ interface PeerConn {
   timer: ReturnType<typeof setTimeout> | null;
   /** Set when this side closed it, so the close is not reported twice. */
   closed: boolean;
+  /** Encoded mesh frames waiting for the end of this turn, and their total size. */
+  batch: Uint8Array[];
+  batchBytes: number;
 }
 
 /** ws.data for inbound peer sockets (client sockets carry a Session instead). */
@@ -60,6 +69,14 @@ export class PeerLinks {
   /** The frame last encoded, so a data frame sent to several tree children is encoded once. */
   private lastFrame: PeerFrame | null = null;
   private lastBytes: Uint8Array | null = null;
+  /** Links with a batch waiting, and whether a flush is scheduled for the end of this turn. */
+  private readonly unflushed = new Set<PeerConn>();
+  private flushScheduled = false;
+  private readonly flushAll = (): void => {
+    this.flushScheduled = false;
+    for (const conn of this.unflushed) this.flush(conn);
+    this.unflushed.clear();
+  };
 
   constructor(
     private readonly self: PeerInfo,
@@ -115,6 +132,8 @@ export class PeerLinks {
       label: ws.data.remote,
       timer: null,
       closed: false,
+      batch: [],
+      batchBytes: 0,
     };
     ws.data.conn = conn;
     this.armHandshakeTimer(conn);
@@ -140,7 +159,7 @@ export class PeerLinks {
         if (!conn) return;
         const bytes = this.encode(d.frame);
         this.count(d.frame, bytes.byteLength, "out");
-        conn.send(bytes);
+        this.enqueue(conn, bytes);
         return;
       }
       case "close": {
@@ -167,6 +186,30 @@ export class PeerLinks {
     return this.lastBytes!;
   }
 
+  /**
+   * Queues a mesh frame for its link. Frames queued in one turn of the event loop leave together,
+   * in order, as one WebSocket message (see decodePeerMessage), at the end of the turn: the latency
+   * this adds is the rest of the current turn, and a relay under load makes one send per batch.
+   */
+  private enqueue(conn: PeerConn, bytes: Uint8Array): void {
+    conn.batch.push(bytes);
+    conn.batchBytes += bytes.byteLength;
+    if (conn.batchBytes >= BATCH_MAX_BYTES) return this.flush(conn);
+    this.unflushed.add(conn);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushAll);
+    }
+  }
+
+  private flush(conn: PeerConn): void {
+    if (conn.batch.length === 0) return;
+    const message = joinPeerFrames(conn.batch);
+    conn.batch = [];
+    conn.batchBytes = 0;
+    if (!conn.closed) conn.send(message);
+  }
+
   private dial(address: string): void {
     let url: string;
     try {
@@ -189,6 +232,8 @@ export class PeerLinks {
       label: address,
       timer: null,
       closed: false,
+      batch: [],
+      batchBytes: 0,
     };
     this.armHandshakeTimer(conn);
     ws.onopen = () => conn.send(encodePeerFrame(handshake.hello()));
@@ -219,13 +264,22 @@ export class PeerLinks {
   // ---- bytes in ----
 
   private onBytes(conn: PeerConn, bytes: Uint8Array): void {
-    const decoded = decodePeerFrame(bytes, PEER_MAX_FRAME);
-    if (!decoded.ok) return this.badFrame(conn, decoded.reason);
-    const frame = decoded.frame;
-    if (conn.link === null) return this.onHandshakeFrame(conn, frame);
-    if (!isMeshFrame(frame)) return this.badFrame(conn, `a ${frame.t} frame after the handshake`);
-    this.count(frame, bytes.byteLength, "in");
-    this.handle({ type: "frame", link: conn.link, frame });
+    const decoded = decodePeerMessage(bytes, PEER_MAX_FRAME);
+    // Bytes are counted per message, attributed to the kind of its first frame.
+    let counted = false;
+    for (const one of decoded) {
+      if (conn.closed) return; // refused mid-batch: the rest is the peer's problem
+      if (!one.ok) return this.badFrame(conn, one.reason);
+      const frame = one.frame;
+      if (conn.link === null) {
+        this.onHandshakeFrame(conn, frame);
+        continue;
+      }
+      if (!isMeshFrame(frame)) return this.badFrame(conn, `a ${frame.t} frame after the handshake`);
+      if (!counted) this.count(frame, bytes.byteLength, "in");
+      counted = true;
+      this.handle({ type: "frame", link: conn.link, frame });
+    }
   }
 
   private onHandshakeFrame(conn: PeerConn, frame: WireFrame): void {
@@ -282,6 +336,7 @@ export class PeerLinks {
 
   private closeConn(conn: PeerConn, code: number, reason: string): void {
     if (conn.closed) return;
+    this.flush(conn); // a LEAVE queued just before must still go out
     conn.closed = true;
     try {
       conn.close(code, reason);

@@ -39,8 +39,8 @@ import type { DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeN
  * DATA keeps the payload last so the shell can one day splice payload bytes without re-encoding.
  */
 
-/** Peer protocol version, carried in HELLO and WELCOME; a node refuses a peer that speaks another. */
-export const PEER_PROTOCOL_VERSION = 1;
+/** Peer protocol version, carried in HELLO and WELCOME; a node refuses a peer that speaks another. v2: a message may batch several frames. */
+export const PEER_PROTOCOL_VERSION = 2;
 
 /** The WebSocket path peers dial (`${url}/peer`); clients use `/`, so one port serves both. */
 export const PEER_PATH = "/peer";
@@ -176,6 +176,11 @@ export function decodePeerFrame(bytes: Uint8Array, maxBytes: number): PeerDecode
   } catch {
     return { ok: false, reason: "not valid MessagePack" };
   }
+  return readFrame(raw);
+}
+
+/** Validates one decoded MessagePack value as a peer frame. */
+function readFrame(raw: unknown): PeerDecoded {
   if (!Array.isArray(raw) || raw.length === 0) return { ok: false, reason: "a peer frame must be a non-empty array" };
   const type: unknown = raw[0];
   if (!Number.isSafeInteger(type)) return { ok: false, reason: "the frame type must be an integer" };
@@ -187,6 +192,43 @@ export function decodePeerFrame(bytes: Uint8Array, maxBytes: number): PeerDecode
     if (e instanceof Bad) return { ok: false, reason: e.reason };
     return { ok: false, reason: "malformed frame" }; // unreachable by design; kept so the decoder can never throw
   }
+}
+
+/**
+ * Decodes a peer message: one frame, or several concatenated (a sender batches the frames it
+ * queued in one turn of its event loop into one WebSocket message, so a relay under load pays the
+ * per-message costs of the socket once per batch, not once per frame). Never throws. The result
+ * lists the frames in order; a bad frame ends the list with its reason, and nothing after it is
+ * read (a peer's stream is in an unknown state past a malformed frame).
+ */
+export function decodePeerMessage(bytes: Uint8Array, maxBytes: number): PeerDecoded[] {
+  if (bytes.byteLength > maxBytes) return [{ ok: false, reason: `message of ${bytes.byteLength} bytes is over the limit of ${maxBytes}` }];
+  const out: PeerDecoded[] = [];
+  try {
+    for (const raw of decoderFor(maxBytes).decodeMulti(bytes)) {
+      const one = readFrame(raw);
+      out.push(one);
+      if (!one.ok) return out;
+    }
+  } catch {
+    out.push({ ok: false, reason: "not valid MessagePack" });
+  }
+  if (out.length === 0) out.push({ ok: false, reason: "not valid MessagePack" });
+  return out;
+}
+
+/** Joins encoded frames into one peer message (see decodePeerMessage). */
+export function joinPeerFrames(frames: Uint8Array[]): Uint8Array {
+  if (frames.length === 1) return frames[0]!;
+  let size = 0;
+  for (const f of frames) size += f.byteLength;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.byteLength;
+  }
+  return out;
 }
 
 /** Decoders by frame limit: making one per frame would cost more than decoding a small DATA frame. */

@@ -126,7 +126,7 @@ describe("peer handshake", () => {
     dialer.hello();
     const step = dialer.onWelcome({ ...r.welcome!, v: 0 });
     expectRefused(step, "bad_version");
-    expect((step as HandshakeFailure).message).toBe("this node speaks peer protocol v1, the peer speaks v0");
+    expect((step as HandshakeFailure).message).toBe(`this node speaks peer protocol v${PEER_PROTOCOL_VERSION}, the peer speaks v0`);
   });
 
   test("a peer that claims our own name is refused with same_name on each side", () => {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { decode } from "@msgpack/msgpack";
 import fc from "fast-check";
 import { encoder } from "../../src/protocol/msgpack.ts";
-import { PEER_FRAME_TYPES, PEER_LIMITS, decodePeerFrame, encodePeerFrame, isMeshFrame, type WireFrame } from "../../src/protocol/peer.ts";
+import { PEER_FRAME_TYPES, PEER_LIMITS, decodePeerFrame, decodePeerMessage, encodePeerFrame, isMeshFrame, joinPeerFrames, type WireFrame } from "../../src/protocol/peer.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const fromHex = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ""), "hex"));
@@ -241,3 +241,45 @@ describe("peer frames: properties", () => {
 function decodeAsArray(bytes: Uint8Array): unknown[] {
   return decode(bytes) as unknown[];
 }
+
+describe("peer messages (batches of frames)", () => {
+  const MAX = 64 * 1024;
+  test("frames joined into one message come back in order", () => {
+    const frames: WireFrame[] = [
+      { t: "ping", ts: 1 },
+      { t: "data", origin: "a", incarnation: 1, seq: 7, hops: 0, channel: "c", data: { x: [1, 2] } },
+      { t: "leave", name: "a", incarnation: 1 },
+    ];
+    const out = decodePeerMessage(joinPeerFrames(frames.map(encodePeerFrame)), MAX);
+    expect(out).toEqual(frames.map((frame) => ({ ok: true, frame })));
+  });
+
+  test("a single frame is sent as it is, without a copy", () => {
+    const one = encodePeerFrame({ t: "ping", ts: 5 });
+    expect(joinPeerFrames([one])).toBe(one);
+  });
+
+  test("a bad frame ends the message: the frames before it stand, nothing after it is read", () => {
+    const good = encodePeerFrame({ t: "ping", ts: 1 });
+    const bad = encoder.encode([99, "x"]);
+    const out = decodePeerMessage(joinPeerFrames([good, bad, good]), MAX);
+    expect(out).toEqual([{ ok: true, frame: { t: "ping", ts: 1 } }, { ok: false, reason: "unknown frame type 99" }]);
+    // Truncated MessagePack after a good frame.
+    expect(decodePeerMessage(joinPeerFrames([good, fromHex("92 0a")]), MAX)).toEqual([{ ok: true, frame: { t: "ping", ts: 1 } }, { ok: false, reason: "not valid MessagePack" }]);
+  });
+
+  test("an empty or oversized message is refused", () => {
+    expect(decodePeerMessage(new Uint8Array(0), MAX)).toEqual([{ ok: false, reason: "not valid MessagePack" }]);
+    expect(decodePeerMessage(new Uint8Array(MAX + 1), MAX)[0]).toMatchObject({ ok: false, reason: expect.stringMatching(/over the limit/) });
+  });
+
+  test("never throws on arbitrary bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {
+        const out = decodePeerMessage(bytes, MAX);
+        expect(out.length).toBeGreaterThan(0);
+        expect(out.slice(0, -1).every((d) => d.ok)).toBe(true);
+      }),
+    );
+  });
+});
