@@ -28,9 +28,9 @@ export async function runIdleConnections(s: IdleScenario): Promise<IdleResult> {
   // Let the server finish whatever the burst of connections started (GC, buffer trimming) before
   // sampling, then use an equal quiet period to measure idle CPU.
   await Bun.sleep(s.idleMs);
-  const win = startWindow(s.serverPid);
+  const win = startWindow([s.serverPid]);
   await Bun.sleep(s.idleMs);
-  const idleWindow = endWindow(win, s.serverPid);
+  const idleWindow = endWindow(win).window;
   const loaded = memory(s.serverPid);
 
   const serverCloses = closes.count;

@@ -1,19 +1,21 @@
 /**
  * The load generator process: `bun scripts/bench/loadgen.ts '<scenario json>'`.
  *
- * It runs one scenario (see types.ts) against one server and prints the result as one JSON line on
- * stdout; progress and errors go to stderr. It is the same program for both systems under test,
- * so any cost it has weighs on both figures alike. scripts/bench.ts pins it to its own core.
+ * It runs one scenario (types.ts for the single-node bench, mesh-types.ts for the mesh bench) and
+ * prints the result as one JSON line on stdout; progress and errors go to stderr. It is the same
+ * program for every system and setup under test, so any cost it has weighs on every figure alike.
+ * The benches pin it to its own core.
  */
 import { runClosedLoop } from "./closed-loop.ts";
 import { runIdleConnections } from "./idle-connections.ts";
 import { runLatency } from "./latency.ts";
-import type { LoadgenResult, Scenario } from "./types.ts";
+import { runMeshFanout, runMeshHops } from "./mesh-loadgen.ts";
+import type { AnyResult, AnyScenario } from "./loadgen-runner.ts";
 
 /** A run that takes this long past its planned length has hung; give up rather than stall the bench. */
 const OVERRUN_MS = 90_000;
 
-async function run(scenario: Scenario): Promise<LoadgenResult> {
+async function run(scenario: AnyScenario): Promise<AnyResult> {
   switch (scenario.kind) {
     case "closed-loop":
       return runClosedLoop(scenario);
@@ -21,6 +23,10 @@ async function run(scenario: Scenario): Promise<LoadgenResult> {
       return runLatency(scenario);
     case "idle-connections":
       return runIdleConnections(scenario);
+    case "mesh-fanout":
+      return runMeshFanout(scenario);
+    case "mesh-hops":
+      return runMeshHops(scenario);
   }
 }
 
@@ -29,7 +35,7 @@ if (!arg) {
   process.stderr.write("usage: bun scripts/bench/loadgen.ts '<scenario json>'\n");
   process.exit(2);
 }
-const scenario = JSON.parse(arg) as Scenario;
+const scenario = JSON.parse(arg) as AnyScenario;
 setTimeout(() => {
   process.stderr.write(`loadgen: ${scenario.kind} did not finish in time; giving up\n`);
   process.exit(3);

@@ -15,8 +15,8 @@
  * time, not what a second core adds.
  */
 import { DISTURBED, otherLoad, waitForQuiet } from "./interference.ts";
+import { runLoadgen } from "./loadgen-runner.ts";
 import { getJson, startNode, stopNodes, seedOf, type BenchNode, type HealthView, type NodesView, type TopologyView } from "./mesh-nodes.ts";
-import { runMeshLoadgen } from "./mesh-runner.ts";
 import type { MeshFanoutResult, MeshFanoutScenario, MeshHopsResult, MeshHopsScenario } from "./mesh-types.ts";
 import { CORES } from "./plan.ts";
 
@@ -201,7 +201,7 @@ export async function runChain(log: Log, plan: ChainPlan = CHAIN_PLAN): Promise<
           propagationTimeoutMs: plan.propagationTimeoutMs,
         };
         const timeout = plan.fanout.warmupMs + plan.fanout.durationMs + 60_000;
-        out.fanout.push(...(await measure(setup, rep, async () => (await runMeshLoadgen(scenario, timeout)) as MeshFanoutResult, briefFanout, log)));
+        out.fanout.push(...(await measure(setup, rep, () => runLoadgen(scenario, timeout), briefFanout, log)));
       }
     }
     for (let rep = 1; rep <= plan.reps; rep++) {
@@ -216,7 +216,7 @@ export async function runChain(log: Log, plan: ChainPlan = CHAIN_PLAN): Promise<
           propagationTimeoutMs: plan.propagationTimeoutMs,
         };
         const timeout = plan.hops.warmupMs + plan.hops.durationMs + 60_000;
-        out.hops.push(...(await measure(setup, rep, async () => (await runMeshLoadgen(scenario, timeout)) as MeshHopsResult, briefHops, log)));
+        out.hops.push(...(await measure(setup, rep, () => runLoadgen(scenario, timeout), briefHops, log)));
       }
     }
     out.after = await checkChain(a, b, c);

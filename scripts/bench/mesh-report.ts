@@ -361,9 +361,11 @@ function howMeasured(cores: number, window: number): string {
 - **Placement (part 1).** The single node and A, B and C are all pinned to core 0 and the load generator to core 1, so the chain
   gets the same one core of server CPU as the single node it is compared with. The chain's ratio is therefore the cost of two
   extra hops (two peer encodes and decodes, two more processes to wake) within one core, not the gain of spreading nodes over cores.
-- **Load generator.** \`scripts/bench/mesh-loadgen.ts\`, its own process, built from the single-node bench's modules unchanged: the
-  raw-TCP WebSocket client (\`ws-client.ts\`), connection setup (\`connections.ts\`) and frame helpers (\`frames.ts\`). It only
-  points its connections at different nodes, and samples the CPU of every node (from \`/proc/PID/stat\`) over the measured window.
+- **Load generator.** \`scripts/bench/loadgen.ts\`, its own process, the single-node bench's generator: the same closed loop
+  (\`closed-loop.ts\`) and paced latency loop (\`latency.ts\`) over the same raw-TCP WebSocket client (\`ws-client.ts\`),
+  connection setup (\`connections.ts\`) and frame helpers (\`frames.ts\`), with only the interest probes below added
+  (\`mesh-loadgen.ts\`). It points its connections at different nodes, and samples the CPU of every node (from
+  \`/proc/PID/stat\`) over the measured window.
 - **Interest first.** A subscription reaches other nodes about 100 ms plus one crossing per hop after its ack
   (docs/protocol.md), and a node with no interested subtree receives nothing. So every run first publishes a probe every
   20 ms until every subscriber has one ("interest reached A after"), waits until the probes are acked and the subscribers have

@@ -1,7 +1,8 @@
 /**
- * The contract between the mesh bench orchestrator (scripts/bench-mesh.ts) and its load generator
- * process (scripts/bench/mesh-loadgen.ts): a scenario goes in as JSON on the command line, a result
- * comes back as one JSON line on stdout. One file, so both sides agree on every field.
+ * The contract between the mesh bench orchestrator (scripts/bench-mesh.ts) and the load generator
+ * process (scripts/bench/loadgen.ts, which hands these to mesh-loadgen.ts): a scenario goes in as
+ * JSON on the command line, a result comes back as one JSON line on stdout. One file, so both sides
+ * agree on every field.
  *
  * Unlike the single-node scenarios (types.ts), a mesh scenario names several ports (publisher and
  * subscribers sit on different nodes) and several server PIDs (every node's CPU counts).
