@@ -92,3 +92,31 @@ export const DIAL_TIMEOUT_MS = 5000;
 export const HOP_LIMIT = 32;
 /** Per-origin dedup window: sequence numbers this far behind the highest seen count as duplicates. */
 export const DEDUP_WINDOW = 4096;
+
+// ---- channel registry (channels.ts; ARCHITECTURE.md section 5) ----
+
+/** An open gets no answer from the name's owner within this long: the client is told channel_unavailable. */
+export const OPEN_TIMEOUT_MS = 5000;
+/**
+ * An open unanswered this long is sent again, to the owner as the member table now names it: an
+ * owner that died or was not ready is replaced by the next one without waiting for the timeout.
+ */
+export const OPEN_RETRY_MS = 500;
+/** A strict open without acknowledgements from a majority after this long fails with channel_unavailable. */
+export const VOTE_TIMEOUT_MS = 3000;
+/**
+ * A channel with no subscriber on any node for this long is closed by its owner. Long enough
+ * that a client reconnecting after a blip finds its channel (and its password) where it was.
+ */
+export const CHANNEL_IDLE_MS = 60_000;
+/** The owner looks for idle channels this often; closing a channel a second late costs nothing. */
+export const CHANNEL_SWEEP_MS = 1000;
+/**
+ * A closed instance is remembered this long, so a stale copy of its record arriving late cannot
+ * bring it back. Far longer than a flood takes to cross the mesh.
+ */
+export const TOMBSTONE_MS = 10 * 60_000;
+/** Registry anti-entropy with one random neighbour this often (plus at once after a membership change). */
+export const REGSYNC_EVERY_MS = 10_000;
+/** Owners and requesters consider at most this many channel records per gossip frame. */
+export const CHANNEL_CHUNK = 256;

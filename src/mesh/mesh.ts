@@ -13,13 +13,17 @@ import {
   RTT_REPORT_CHANGE,
   RTT_REPORT_MIN_MS,
   suspicionTimeoutMs,
+  CHANNEL_CHUNK,
+  OPEN_RETRY_MS,
+  REGSYNC_EVERY_MS,
 } from "./constants.ts";
+import { ChannelRegistry } from "./channels.ts";
 import { DedupWindow } from "./dedup.ts";
 import { LinkStateGraph, type Tree } from "./graph.ts";
 import { InterestTable } from "./interest.ts";
 import { MemberTable, supersedes } from "./members.ts";
 import { Overlay, type Link } from "./overlay.ts";
-import type { DigestEntry, Directive, InterestUpdate, LinkId, Lsa, MemberRecord, MeshEvent, NodeName, Payload, PeerFrame, PeerInfo } from "./types.ts";
+import type { CallBody, ChannelRecord, DigestEntry, Directive, InterestUpdate, LinkId, Lsa, MemberRecord, MeshEvent, NodeName, Payload, PeerFrame, PeerInfo } from "./types.ts";
 
 /** What a node tells its mesh core at start. */
 export interface MeshConfig {
@@ -64,6 +68,7 @@ interface Outbox {
   members: Map<NodeName, { record: MemberRecord; from: LinkId | null }>;
   lsas: Map<NodeName, { lsa: Lsa; from: LinkId | null }>;
   interests: { update: InterestUpdate; from: LinkId | null }[];
+  channels: { record: ChannelRecord; from: LinkId | null }[];
 }
 
 /** Most records in one gossip frame, so a frame stays far below the peer frame size limit. */
@@ -86,7 +91,14 @@ export class Mesh {
   /** Live links by id, and the link to each peer. */
   private readonly linkMap = new Map<LinkId, Link>();
   private readonly byPeer = new Map<NodeName, LinkId>();
-  private readonly outbox: Outbox = { members: new Map(), lsas: new Map(), interests: [] };
+  private readonly outbox: Outbox = { members: new Map(), lsas: new Map(), interests: [], channels: [] };
+  /** The replicated channel registry; it reaches the network through the host made in the constructor. */
+  private readonly registry: ChannelRegistry;
+  /** membershipChanges as the registry last heard of it: a difference means ownership may have moved. */
+  private registryTerm = -1;
+  /** The registry sync asked for last: which link, at which term, when. */
+  private regsyncAsked: { link: LinkId; term: number; at: number } | null = null;
+  private lastRegsync = 0;
   /** Own LSA sequence, and the links as last reported (to re-flood only on real change). */
   private lsaSeq = 0;
   private reported = new Map<NodeName, number>();
@@ -114,6 +126,22 @@ export class Mesh {
     this.overlay = new Overlay(config.seeds, config.maxPeers, random);
     this.table.merge({ ...this.selfRecord() }, 0);
     this.graph.put({ origin: this.self.name, incarnation: this.self.incarnation, seq: 0, links: [] }, 0);
+    const mesh = this;
+    this.registry = new ChannelRegistry({
+      self: this.self.name,
+      get incarnation() {
+        return mesh.self.incarnation;
+      },
+      call: (to, req, body) => this.route({ t: "call", to, from: this.self.name, hops: 0, req, body }),
+      flood: (record) => void this.outbox.channels.push({ record, from: null }),
+      hasInterest: (channel) => (this.interest.nodesFor(channel)?.size ?? 0) > 0,
+      quorumBase: () => {
+        let n = 0;
+        for (const m of this.table.values()) if (m.record.state !== "left") n++;
+        return n;
+      },
+      emit: (d) => void this.out.push(d),
+    });
   }
 
   /** Applies one event at time `now` (ms) and returns the directives for the shell. */
@@ -144,13 +172,32 @@ export class Mesh {
         this.interest.setLocal(event.channel, event.interested);
         break;
       case "publish":
-        this.originate(event.channel, event.data, event.from);
+        this.originate(event.channel, event.instance, event.data, event.from);
+        break;
+      case "open":
+        this.registry.open(event.req, event.channel, event.verifier, event.strict, now);
         break;
       case "leave":
         this.onLeave(now);
         break;
     }
+    if (this.counters.membershipChanges !== this.registryTerm && !this.left) this.onMembershipChanged(now);
     return this.out;
+  }
+
+  /** The live record of a channel, as this node's registry holds it. */
+  channel(name: string): ChannelRecord | undefined {
+    return this.registry.get(name);
+  }
+
+  /** Every live channel record, with the nodes that have subscribers for it. */
+  channels(): { record: ChannelRecord; nodes: NodeName[] }[] {
+    return this.registry.records().map((record) => ({ record, nodes: [...(this.interest.nodesFor(record.name) ?? [])].sort() }));
+  }
+
+  /** Registry counters (opens asked, binds made, conflicts, closes, failed opens) and its state. */
+  registryStats(): ChannelRegistry["stats"] & { synced: boolean; hash: number } {
+    return { ...this.registry.stats, synced: this.registry.synced, hash: this.registry.hash };
   }
 
   /** The member table, self included, for /nodes. */
@@ -235,6 +282,10 @@ export class Mesh {
         link.drainingSince = now;
         this.updateOwnLsa(true);
       }
+    }
+    this.registry.tick(now);
+    if (this.linkMap.size > 0 && (now - this.lastRegsync >= REGSYNC_EVERY_MS || (!this.registry.synced && (this.regsyncAsked === null || now - this.regsyncAsked.at >= OPEN_RETRY_MS)))) {
+      this.askRegsync(now);
     }
     if (now - this.lastPushPull >= PUSH_PULL_MS && this.linkMap.size > 0) {
       this.lastPushPull = now;
@@ -362,6 +413,10 @@ export class Mesh {
         return this.onData(id, frame);
       case "leave":
         return this.onPeerLeave(id, frame.name, frame.incarnation, now);
+      case "regsync":
+        return this.onRegsync(id, frame.hash, frame.reply, now);
+      case "call":
+        return this.onCall(frame, now);
     }
   }
 
@@ -388,6 +443,76 @@ export class Mesh {
     }
     // A delta that does not follow what we hold: ask this peer for everything newer than ours.
     if (gap) this.send(from, this.digest(true));
+    for (const record of frame.channels) if (this.registry.apply(record, now)) this.outbox.channels.push({ record, from });
+  }
+
+  // ---- channel registry ----
+
+  /**
+   * Ownership may have moved: the registry stops answering opens until it has synced with a
+   * neighbour, and asks one at once.
+   */
+  private onMembershipChanged(now: number): void {
+    this.registryTerm = this.counters.membershipChanges;
+    const live: NodeName[] = [];
+    for (const m of this.table.values()) if (m.record.state === "alive" || m.record.state === "suspect") live.push(m.record.name);
+    this.registry.membershipChanged(live.sort(), this.linkMap.size > 0);
+    if (this.linkMap.size > 0) this.askRegsync(now);
+  }
+
+  private askRegsync(now: number): void {
+    const ids = [...this.linkMap.keys()];
+    const link = ids[Math.floor(this.random() * ids.length)]!;
+    this.lastRegsync = now;
+    this.regsyncAsked = { link, term: this.registryTerm, at: now };
+    this.send(link, { t: "regsync", hash: this.registry.hash, reply: true });
+  }
+
+  /**
+   * Registry anti-entropy. Asked (`reply`): send every record when the hashes differ, then answer
+   * with our hash. Answered: the peer's records (if any) came just before; if ours still differ
+   * the peer lacks some of ours, so send them; and we now hold at least all the peer held.
+   */
+  private onRegsync(from: LinkId, hash: number, reply: boolean, now: number): void {
+    if (hash !== this.registry.hash) this.sendRecords(from, this.registry.everything(now));
+    if (reply) return this.send(from, { t: "regsync", hash: this.registry.hash, reply: false });
+    const asked = this.regsyncAsked;
+    if (asked && asked.link === from && asked.term === this.registryTerm) {
+      this.regsyncAsked = null;
+      this.registry.markSynced();
+    }
+  }
+
+  private sendRecords(link: LinkId, records: ChannelRecord[]): void {
+    for (let i = 0; i < records.length; i += CHANNEL_CHUNK) this.send(link, { t: "gossip", members: [], lsas: [], interests: [], channels: records.slice(i, i + CHANNEL_CHUNK) });
+  }
+
+  /** A call for this node goes to the registry; any other is relayed one hop closer to its target. */
+  private onCall(frame: Extract<PeerFrame, { t: "call" }>, now: number): void {
+    if (frame.to === this.self.name) return this.registry.onCall(frame.from, frame.req, frame.body, now);
+    if (frame.hops + 1 >= HOP_LIMIT) return;
+    this.route({ ...frame, hops: frame.hops + 1 });
+  }
+
+  /** Sends a call one hop along the shortest path to its target; false when no path is known. */
+  private route(frame: Extract<PeerFrame, { t: "call" }>): boolean {
+    const direct = this.byPeer.get(frame.to);
+    if (direct !== undefined) {
+      this.send(direct, frame);
+      return true;
+    }
+    const tree = this.graph.tree(this.self.name);
+    const at = tree.tin.get(frame.to);
+    if (at === undefined) return false;
+    for (const child of tree.children.get(this.self.name) ?? []) {
+      if (at >= tree.tin.get(child)! && at <= tree.tout.get(child)!) {
+        const id = this.byPeer.get(child);
+        if (id === undefined) return false;
+        this.send(id, frame);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Merges a member record, refuting it if it slanders this node, and floods it if it was news. */
@@ -466,7 +591,7 @@ export class Mesh {
       }
     }
     for (let i = 0; i < Math.max(members.length, lsas.length, interests.length); i += GOSSIP_CHUNK) {
-      this.send(from, { t: "gossip", members: members.slice(i, i + GOSSIP_CHUNK), lsas: lsas.slice(i, i + GOSSIP_CHUNK), interests: interests.slice(i, i + GOSSIP_CHUNK) });
+      this.send(from, { t: "gossip", members: members.slice(i, i + GOSSIP_CHUNK), lsas: lsas.slice(i, i + GOSSIP_CHUNK), interests: interests.slice(i, i + GOSSIP_CHUNK), channels: [] });
     }
     if (!reply) return;
     const weLack = entries.some((e) => {
@@ -485,10 +610,10 @@ export class Mesh {
 
   // ---- data ----
 
-  private originate(channel: string, data: Payload, from: string): void {
+  private originate(channel: string, instance: string, data: Payload, from: string): void {
     const seq = this.dataSeq++;
     this.dedup.seen(this.self.name, this.self.incarnation, seq);
-    this.forward({ t: "data", origin: this.self.name, incarnation: this.self.incarnation, seq, hops: 0, channel, from, data }, null);
+    this.forward({ t: "data", origin: this.self.name, incarnation: this.self.incarnation, seq, hops: 0, channel, instance, from, data }, null);
   }
 
   private onData(from: LinkId, frame: Extract<PeerFrame, { t: "data" }>): void {
@@ -500,9 +625,12 @@ export class Mesh {
       this.counters.duplicates++;
       return;
     }
-    if (this.interest.wantsLocally(frame.channel)) {
+    // Leak-free by construction: only the instance this node's registry holds is delivered here.
+    if (this.interest.wantsLocally(frame.channel) && this.registry.get(frame.channel)?.instance === frame.instance) {
       this.counters.delivered++;
-      this.out.push(frame.from === undefined ? { type: "deliver", channel: frame.channel, data: frame.data } : { type: "deliver", channel: frame.channel, data: frame.data, from: frame.from });
+      const d: Directive = { type: "deliver", channel: frame.channel, instance: frame.instance, data: frame.data };
+      if (frame.from !== undefined) d.from = frame.from;
+      this.out.push(d);
     }
     this.forward({ ...frame, hops: frame.hops + 1 }, from);
   }
@@ -576,19 +704,22 @@ export class Mesh {
   /** Sends the batched records to every link except the one each came from. */
   private flushOutbox(): void {
     const ob = this.outbox;
-    if (ob.members.size === 0 && ob.lsas.size === 0 && ob.interests.length === 0) return;
+    if (ob.members.size === 0 && ob.lsas.size === 0 && ob.interests.length === 0 && ob.channels.length === 0) return;
     const members = [...ob.members.values()];
     const lsas = [...ob.lsas.values()];
     const interests = ob.interests;
+    const channels = ob.channels;
     ob.members = new Map();
     ob.lsas = new Map();
     ob.interests = [];
+    ob.channels = [];
     for (const id of this.linkMap.keys()) {
       const m = members.filter((x) => x.from !== id).map((x) => x.record);
       const l = lsas.filter((x) => x.from !== id).map((x) => x.lsa);
       const i = interests.filter((x) => x.from !== id).map((x) => x.update);
-      for (let k = 0; k < Math.max(m.length, l.length, i.length); k += GOSSIP_CHUNK) {
-        this.send(id, { t: "gossip", members: m.slice(k, k + GOSSIP_CHUNK), lsas: l.slice(k, k + GOSSIP_CHUNK), interests: i.slice(k, k + GOSSIP_CHUNK) });
+      const c = channels.filter((x) => x.from !== id).map((x) => x.record);
+      for (let k = 0; k < Math.max(m.length, l.length, i.length, c.length); k += GOSSIP_CHUNK) {
+        this.send(id, { t: "gossip", members: m.slice(k, k + GOSSIP_CHUNK), lsas: l.slice(k, k + GOSSIP_CHUNK), interests: i.slice(k, k + GOSSIP_CHUNK), channels: c.slice(k, k + GOSSIP_CHUNK) });
       }
     }
   }

@@ -4,9 +4,9 @@
  * the node shell (src/node) and the simulator (test/sim) both drive it through these types.
  */
 
-import type { DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeName, Payload, PeerFrame } from "../protocol/peer-frames.ts";
+import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeName, Payload, PeerFrame } from "../protocol/peer-frames.ts";
 
-export type { DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeName, Payload, PeerFrame };
+export type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeName, Payload, PeerFrame };
 
 /** The shell's handle for one authenticated peer socket. */
 export type LinkId = number;
@@ -40,8 +40,13 @@ export type MeshEvent =
   | { type: "probed"; name: NodeName; rtt: number | null }
   /** A local channel gained its first (true) or lost its last (false) subscriber. */
   | { type: "interest"; channel: string; interested: boolean }
-  /** A local client published: route it to every interested node. */
-  | { type: "publish"; channel: string; data: Payload; from: string }
+  /** A local client published to a channel instance it was admitted to: route it to every interested node. */
+  | { type: "publish"; channel: string; instance: string; data: Payload; from: string }
+  /**
+   * A local client needs a channel the registry may not hold: answered by `opened` or `openFailed`
+   * with the same `req`. `verifier` protects the channel if this open binds it.
+   */
+  | { type: "open"; req: number; channel: string; verifier: string | null; strict: boolean }
   /** The node is shutting down: tell the peers. */
   | { type: "leave" };
 
@@ -53,6 +58,11 @@ export type Directive =
   | { type: "close"; link: LinkId; reason: string }
   /** Measure the RTT to a member that is not linked (a few samples, the minimum). */
   | { type: "probe"; name: NodeName; url: string }
-  /** Hand a message from another node to local subscribers. */
-  | { type: "deliver"; channel: string; data: Payload; from?: string }
+  /** Hand a message from another node to local subscribers of that channel instance. */
+  | { type: "deliver"; channel: string; instance: string; data: Payload; from?: string }
+  /** The channel an `open` asked for: bound by it, or already held (check the client's password against its verifier). */
+  | { type: "opened"; req: number; record: ChannelRecord }
+  | { type: "openFailed"; req: number; code: "channel_unavailable"; message: string }
+  /** A channel instance is gone: it lost a conflict to `winner`, or its owner closed it. Its clients must be turned away. */
+  | { type: "channelLost"; record: ChannelRecord; reason: "conflict" | "closed"; winner?: ChannelRecord }
   | { type: "log"; level: "info" | "debug" | "warn"; message: string };

@@ -1,6 +1,7 @@
 import type { ConsolaInstance } from "consola/core";
 import { ClientFrameDecoder, type PayloadInfo } from "../protocol/client-decode.ts";
 import { ERRORS, encodeServerFrame, maxFrameBytes, utf8Length, type ClientFrame, type ErrorCode, type RequestId, type ServerFrame } from "../protocol/index.ts";
+import type { Admission, ChannelAdmission } from "./admission.ts";
 import type { Config } from "./config.ts";
 import type { Fanout } from "./fanout.ts";
 import type { Metrics } from "./metrics.ts";
@@ -21,6 +22,7 @@ export class ClientHandler {
     private readonly config: Config,
     private readonly subs: LocalSubscriptions,
     private readonly fanout: Fanout,
+    private readonly admission: ChannelAdmission,
     private readonly metrics: Metrics,
     private readonly log: ConsolaInstance,
     /** Milliseconds clock, passed in so tests can drive rate limits. */
@@ -73,8 +75,16 @@ export class ClientHandler {
     if (payload.size > this.config.maxPayload) {
       return this.sendError(ws, "payload_too_large", `the payload is ${payload.size} bytes; this node allows ${this.config.maxPayload}`, frame.id);
     }
+    const instance = this.admission.fast(ws, frame.channel);
+    if (instance !== null) return this.publish(ws, frame, payload, instance);
+    // First use of this channel on this connection: the password check (and, for a name the
+    // registry lacks, the confirmed open) comes first; nothing is published before it passes.
+    this.admitThen(ws, frame.channel, frame.password, frame.id, (admitted) => this.publish(ws, frame, payload, admitted));
+  }
+
+  private publish(ws: ClientSocket, frame: Extract<ClientFrame, { op: "pub" }>, payload: PayloadInfo, instance: string): void {
     this.metrics.publishes++;
-    this.fanout.publishFromClient(ws, frame.channel, frame.data, payload.json);
+    this.fanout.publishFromClient(ws, frame.channel, instance, frame.data, payload.json);
     if (frame.id !== undefined) this.send(ws, { op: "ack", id: frame.id });
   }
 
@@ -83,8 +93,39 @@ export class ClientHandler {
     if (!s.subs.has(frame.channel) && s.subs.size >= this.config.maxSubscriptions) {
       return this.sendError(ws, "too_many_subscriptions", `this connection already holds ${this.config.maxSubscriptions} subscriptions`, frame.id);
     }
-    this.subs.add(ws, frame.channel, frame.echo === true);
-    if (frame.id !== undefined) this.send(ws, { op: "ack", id: frame.id });
+    const subscribe = (instance: string): void => {
+      if (!s.subs.has(frame.channel) && s.subs.size >= this.config.maxSubscriptions) {
+        return this.sendError(ws, "too_many_subscriptions", `this connection already holds ${this.config.maxSubscriptions} subscriptions`, frame.id);
+      }
+      this.subs.add(ws, frame.channel, instance, frame.echo === true);
+      if (frame.id !== undefined) this.send(ws, { op: "ack", id: frame.id });
+    };
+    const instance = this.admission.fast(ws, frame.channel);
+    if (instance !== null) return subscribe(instance);
+    this.admitThen(ws, frame.channel, frame.password, frame.id, subscribe);
+  }
+
+  /** Runs `then` once the client is admitted to the channel, unless it left meanwhile; else sends the refusal. */
+  private admitThen(ws: ClientSocket, channel: string, password: string | undefined, id: RequestId | undefined, then: (instance: string) => void): void {
+    this.admission.admit(ws, channel, password).then(
+      (result: Admission) => {
+        if (ws.data.closing !== null || ws.readyState !== 1) return;
+        if (!result.ok) {
+          if (result.code === "wrong_password") this.log.info(`client ${ws.data.id} (${ws.data.remote}): wrong password for channel ${channel}`);
+          return this.sendError(ws, result.code, result.message, id);
+        }
+        try {
+          then(result.instance);
+        } catch (err) {
+          this.log.error(`client ${ws.data.id}: ${channel} failed after admission`, err);
+          this.sendError(ws, "internal", ERRORS.internal.message, id);
+        }
+      },
+      (err: unknown) => {
+        this.log.error(`client ${ws.data.id}: admission to ${channel} failed`, err);
+        if (ws.readyState === 1) this.sendError(ws, "internal", ERRORS.internal.message, id);
+      },
+    );
   }
 
   private handleUnsub(ws: ClientSocket, frame: Extract<ClientFrame, { op: "unsub" }>): void {

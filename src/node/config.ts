@@ -20,6 +20,12 @@ const int = (min: number, max: number) => {
   );
 };
 
+/** A yes/no setting: JSON true/false, or true/false/1/0/yes/no from a flag or the environment. */
+const flag = v.pipe(
+  v.union([v.boolean(), v.pipe(v.picklist(["true", "false", "1", "0", "yes", "no"], "must be true or false"), v.transform((s) => s === "true" || s === "1" || s === "yes"))], "must be true or false"),
+  v.boolean(),
+);
+
 const hostPort = v.pipe(v.string(), v.regex(/^[^\s/]+:\d{1,5}$/, "must be host:port, for example 10.0.0.2:7400"));
 const wsUrl = v.pipe(v.string(), v.regex(/^(wss?|https?):\/\/[^\s]+$/, "must be a ws://, wss://, http:// or https:// URL"));
 
@@ -42,6 +48,7 @@ export const ConfigSchema = v.object({
   maxBuffered: v.optional(int(64 * KiB, 1024 * MiB), 4 * MiB),
   idleTimeout: v.optional(int(8, 960), 120),
   logLevel: v.optional(v.picklist(["silent", "error", "warn", "info", "debug", "trace"]), "info"),
+  strictChannels: v.optional(flag, false),
 });
 
 /** What each setting means: shown by `relay serve --help`; README's table says the same. */
@@ -63,6 +70,7 @@ export const SETTING_HELP: Record<keyof Config, string> = {
   maxBuffered: "send-buffer bytes before a client is cut as slow (default 4 MiB)",
   idleTimeout: "seconds before an idle client is pinged and closed (default 120)",
   logLevel: "silent, error, warn, info, debug or trace (default info)",
+  strictChannels: "true: a protected channel opened here needs a majority of the mesh (default false)",
 };
 
 /** A validated configuration. */

@@ -21,19 +21,19 @@ export class Fanout {
   constructor(
     private readonly server: Server<Session>,
     private readonly metrics: Metrics,
-    private readonly forward: (channel: string, data: Payload, from: string) => void = () => {},
+    private readonly forward: (channel: string, instance: string, data: Payload, from: string) => void = () => {},
   ) {}
 
   /**
-   * Delivers a client's publish to local subscribers and forwards it to the mesh.
-   * The publisher is skipped unless it subscribed with `echo`.
+   * Delivers a client's publish to local subscribers of the channel instance it was admitted to,
+   * and forwards it to the mesh. The publisher is skipped unless it subscribed with `echo`.
    * @param json the payload already encoded as JSON text, when the publisher sent JSON (saves a stringify).
    */
-  publishFromClient(sender: ClientSocket, channel: string, data: Payload, json: JsonPayload | null): void {
+  publishFromClient(sender: ClientSocket, channel: string, instance: string, data: Payload, json: JsonPayload | null): void {
     const from = sender.data.id;
     const echo = sender.data.echo?.has(channel) === true;
-    this.deliver(channel, data, json, from, echo ? null : sender);
-    this.forward(channel, data, from);
+    this.deliver(channel, instance, data, json, from, echo ? null : sender);
+    this.forward(channel, instance, data, from);
   }
 
   /**
@@ -41,15 +41,15 @@ export class Fanout {
    * publisher id are concatenated into JSON frames unescaped, so both are checked here; a message
    * that fails is dropped and false is returned for the caller to log.
    */
-  deliverFromPeer(channel: string, data: Payload, from: string | undefined): boolean {
+  deliverFromPeer(channel: string, instance: string, data: Payload, from: string | undefined): boolean {
     if (!isChannelName(channel) || (from !== undefined && !CLIENT_ID.test(from))) return false;
-    this.deliver(channel, data, null, from, null);
+    this.deliver(channel, instance, data, null, from, null);
     return true;
   }
 
-  private deliver(channel: string, data: Payload, json: JsonPayload | null, from: string | undefined, exclude: ClientSocket | null): void {
-    const jsonTopic = topicOf("json", channel);
-    const msgpackTopic = topicOf("msgpack", channel);
+  private deliver(channel: string, instance: string, data: Payload, json: JsonPayload | null, from: string | undefined, exclude: ClientSocket | null): void {
+    const jsonTopic = topicOf("json", instance);
+    const msgpackTopic = topicOf("msgpack", instance);
     const jsonCount = this.server.subscriberCount(jsonTopic);
     const msgpackCount = this.server.subscriberCount(msgpackTopic);
     // Encode every needed encoding before sending any, so a message reaches all subscribers or none.

@@ -16,8 +16,8 @@ export interface HttpContext {
   live: () => LiveCounts;
   /** Process memory, for /metrics. */
   memory: () => MemoryUsage;
-  /** Channels with local subscribers, for /channels. */
-  channels: () => { name: string; subscribers: number }[];
+  /** The channel registry's records, for /channels. */
+  channels: () => unknown[];
   /** The URL clients should use to reach this node. */
   url: () => string;
   /** The mesh, or null when this node runs alone. */

@@ -1,6 +1,6 @@
 import type { ServerWebSocket } from "bun";
 import type { ConsolaInstance } from "consola/core";
-import { Mesh, timing, type Directive, type LinkId, type MeshEvent, type PeerFrame, type PeerInfo } from "../mesh/index.ts";
+import { Mesh, timing, type ChannelRecord, type Directive, type LinkId, type MeshEvent, type PeerFrame, type PeerInfo } from "../mesh/index.ts";
 import { PEER_PATH, decodePeerMessage, encodePeerFrame, isMeshFrame, joinPeerFrames, type WireFrame } from "../protocol/peer.ts";
 import { AcceptorHandshake, DialerHandshake, refuseFrame } from "./peer-auth.ts";
 import type { Metrics } from "./metrics.ts";
@@ -52,8 +52,10 @@ export interface PeerDeps {
   metrics: Metrics;
   /** Milliseconds clock. */
   now: () => number;
-  /** Hands a message from another node to local subscribers. */
-  deliver: (channel: string, data: unknown, from: string | undefined) => void;
+  /** Hands a message from another node to local subscribers of that channel instance. */
+  deliver: (channel: string, instance: string, data: unknown, from: string | undefined) => void;
+  /** A channel instance lost a conflict or was closed: turn its local clients away. */
+  channelLost: (record: ChannelRecord, reason: "conflict" | "closed", winner: ChannelRecord | undefined) => void;
 }
 
 /**
@@ -72,6 +74,9 @@ export class PeerLinks {
   /** Links with a batch waiting, and whether a flush is scheduled for the end of this turn. */
   private readonly unflushed = new Set<PeerConn>();
   private flushScheduled = false;
+  /** Opens waiting for the core's answer, by request number. */
+  private readonly opens = new Map<number, { resolve: (r: ChannelRecord) => void; reject: (e: Error) => void }>();
+  private nextOpen = 1;
   private readonly flushAll = (): void => {
     this.flushScheduled = false;
     for (const conn of this.unflushed) this.flush(conn);
@@ -107,6 +112,18 @@ export class PeerLinks {
     for (const d of directives) this.run(d);
   }
 
+  /**
+   * Opens a channel through the registry: resolves with the record that holds the name (bound
+   * now with `verifier`, or already held), rejects with channel_unavailable's message.
+   */
+  open(channel: string, verifier: string | null, strict: boolean): Promise<ChannelRecord> {
+    return new Promise((resolve, reject) => {
+      const req = this.nextOpen++;
+      this.opens.set(req, { resolve, reject });
+      this.handle({ type: "open", req, channel, verifier, strict });
+    });
+  }
+
   /** Number of links the mesh holds (a link it is turning away is not counted). */
   get peerCount(): number {
     return this.mesh.links().length;
@@ -118,6 +135,8 @@ export class PeerLinks {
     this.tickTimer = null;
     this.handle({ type: "leave" });
     for (const conn of this.conns.values()) this.closeConn(conn, 1001, "leaving");
+    for (const open of this.opens.values()) open.reject(new Error("the node is shutting down"));
+    this.opens.clear();
   }
 
   // ---- inbound sockets (Bun.serve calls these for ws.data.kind === "peer") ----
@@ -172,7 +191,16 @@ export class PeerLinks {
       case "probe":
         return void this.probe(d.name, d.url);
       case "deliver":
-        return this.deps.deliver(d.channel, d.data, d.from);
+        return this.deps.deliver(d.channel, d.instance, d.data, d.from);
+      case "opened":
+      case "openFailed": {
+        const open = this.opens.get(d.req);
+        if (!open) return;
+        this.opens.delete(d.req);
+        return d.type === "opened" ? open.resolve(d.record) : open.reject(new Error(d.message));
+      }
+      case "channelLost":
+        return this.deps.channelLost(d.record, d.reason, d.winner);
       case "log":
         return void this.deps.log[d.level](`mesh: ${d.message}`);
     }

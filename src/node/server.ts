@@ -9,6 +9,8 @@ import {
   type Encoding,
   type Payload,
 } from "../protocol/index.ts";
+import { ChannelAdmission } from "./admission.ts";
+import type { ChannelRecord } from "../mesh/index.ts";
 import { ClientHandler } from "./client-handler.ts";
 import type { Config } from "./config.ts";
 import { Fanout } from "./fanout.ts";
@@ -53,7 +55,9 @@ export interface RelayNode {
    * The mesh's door into this node: delivers a message from another node to local subscribers.
    * A message with an invalid channel or publisher id is dropped and logged.
    */
-  deliverFromPeer(channel: string, data: Payload, from: string | undefined): void;
+  deliverFromPeer(channel: string, instance: string, data: Payload, from: string | undefined): void;
+  /** The channel registry's live record of a name. */
+  channel(name: string): ChannelRecord | undefined;
   /** The mesh shell, or null when the node runs alone (no --cluster-key). */
   readonly peers: PeerLinks | null;
   /** Stops accepting, closes every client with 1001, and stops the server. Idempotent. */
@@ -63,12 +67,14 @@ export interface RelayNode {
 /** Starts a node: HTTP, client WebSockets and (later) peer links, all on one port. */
 export function startNode(config: Config, deps: NodeDeps): RelayNode {
   const { log } = deps;
-  const now = deps.now ?? (() => performance.now());
+  // Wall-clock milliseconds from a monotonic source: channel records carry creation times other
+  // nodes compare, and intervals must not jump with the system clock.
+  const now = deps.now ?? (() => performance.timeOrigin + performance.now());
   const name = config.name ?? deps.defaultName;
   const started = now();
   const metrics = new Metrics();
   // Interest crossings (a channel's first or last local subscriber) go to the mesh.
-  const subs = new LocalSubscriptions((channel, interested) => peers?.handle({ type: "interest", channel, interested }));
+  const subs = new LocalSubscriptions((channel, interested) => mesh.handle({ type: "interest", channel, interested }));
   const sessions = new Set<ClientSocket>();
   // A random tag keeps client ids unique across restarts of the same node, so `from` never
   // names an earlier client by mistake.
@@ -102,7 +108,9 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
           kind: "client",
           id: `${idTag}.${(nextClient++).toString(36)}`,
           encoding: picked.encoding,
-          subs: new Set(),
+          subs: new Map(),
+          admitted: null,
+          admitting: null,
           echo: null,
           bucket: fullBucket(config.publishBurst, now()),
           remote: srv.requestIP(req)?.address ?? "unknown",
@@ -120,7 +128,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
         draining: state !== "running",
         live: () => ({ connections: sessions.size, subscriptions: subs.total, channels: subs.channels, uptimeSeconds: (now() - started) / 1000 }),
         memory: deps.memory ?? (() => process.memoryUsage()),
-        channels: () => subs.list(),
+        channels: () => channelList(),
         url: () => advertisedUrl(),
         mesh: () => peers,
       });
@@ -183,25 +191,60 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     },
   });
 
-  const fanout = new Fanout(server as unknown as Server<Session>, metrics, (channel, data, from) => peers?.handle({ type: "publish", channel, data, from }));
-  const handler = new ClientHandler(config, subs, fanout, metrics, log, now);
+  const fanout = new Fanout(server as unknown as Server<Session>, metrics, (channel, instance, data, from) => mesh.handle({ type: "publish", channel, instance, data, from }));
+  const admission = new ChannelAdmission({ channel: (n) => mesh.mesh.channel(n), open: (c, verifier, strict) => mesh.open(c, verifier, strict), strict: config.strictChannels });
+  const handler = new ClientHandler(config, subs, fanout, admission, metrics, log, now);
   const guard = new SlowConsumerGuard(sessions, config.maxBuffered, metrics, log);
   const port: number = server.port ?? config.port;
   const localHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const advertisedUrl = (): string => config.advertise ?? `ws://${localHost}:${port}`;
 
-  // The mesh: only with a cluster key, since a node joins (and admits) peers only with it.
-  const peers: PeerLinks | null = config.clusterKey
-    ? new PeerLinks({ name, incarnation: deps.incarnation ?? Date.now(), region: config.region ?? "", url: advertisedUrl() }, config.clusterKey, config.seed, config.maxPeers, {
-        log,
-        metrics,
-        now,
-        deliver: (channel, data, from) => {
-          if (!fanout.deliverFromPeer(channel, data, from)) log.warn("mesh: dropped a message with an invalid channel or publisher id");
-        },
-      })
-    : null;
-  peers?.start();
+  /**
+   * The mesh core runs on every node: alone, it is the channel registry's only member and owns
+   * every name. It takes peers only with a cluster key (`peers` is null without one).
+   */
+  const mesh = new PeerLinks({ name, incarnation: deps.incarnation ?? Date.now(), region: config.region ?? "", url: advertisedUrl() }, config.clusterKey, config.seed, config.maxPeers, {
+    log,
+    metrics,
+    now,
+    deliver: (channel, instance, data, from) => {
+      if (!fanout.deliverFromPeer(channel, instance, data, from)) log.warn("mesh: dropped a message with an invalid channel or publisher id");
+    },
+    channelLost: (record, reason, winner) => turnAway(record, reason, winner),
+  });
+  const peers: PeerLinks | null = config.clusterKey ? mesh : null;
+  mesh.start();
+
+  /** Clients of a channel instance that is gone are told so and unsubscribed; they must join again by name. */
+  function turnAway(record: ChannelRecord, reason: "conflict" | "closed", winner: ChannelRecord | undefined): void {
+    const message =
+      reason === "conflict"
+        ? `channel ${record.name} was opened on two sides of a partition; the instance bound by ${winner?.owner ?? "another node"} holds the name now. Join it again with its password`
+        : `channel ${record.name} was closed for lack of subscribers; join it again`;
+    let told = 0;
+    for (const ws of sessions) {
+      const s = ws.data;
+      if (s.admitted?.get(record.name) === record.instance) s.admitted.delete(record.name);
+      if (s.subs.get(record.name) !== record.instance) continue;
+      subs.remove(ws, record.name);
+      handler.send(ws, { op: "error", code: "channel_conflict", message, channel: record.name });
+      metrics.error("channel_conflict");
+      told++;
+    }
+    log.info(`channel ${record.name} (${record.instance}) ${reason === "conflict" ? `lost a conflict to ${winner?.instance}` : "closed"}; ${told} subscriber(s) told`);
+  }
+
+  /** GET /channels: the registry's records, with subscriber counts per node where known. */
+  function channelList(): unknown[] {
+    return mesh.mesh.channels().map(({ record, nodes }) => {
+      const subscribers: Record<string, number | null> = {};
+      // Other nodes announce only whether they have subscribers, not how many: null means "some".
+      for (const node of nodes) subscribers[node] = null;
+      const local = subs.count(record.name);
+      if (local > 0) subscribers[name] = local;
+      return { name: record.name, instance: record.instance, creator: record.creator, owner: record.owner, createdAt: new Date(record.createdAt).toISOString(), protected: record.verifier !== null, strict: record.strict, subscribers };
+    });
+  }
 
   const sweep = setInterval(() => guard.sweep(), SLOW_CONSUMER_SWEEP_MS);
   sweep.unref?.();
@@ -216,17 +259,18 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     },
     metrics,
     sweepSlowConsumers: () => guard.sweep(),
-    deliverFromPeer(channel, data, from) {
-      if (!fanout.deliverFromPeer(channel, data, from)) log.warn("mesh: dropped a message with an invalid channel or publisher id");
+    deliverFromPeer(channel, instance, data, from) {
+      if (!fanout.deliverFromPeer(channel, instance, data, from)) log.warn("mesh: dropped a message with an invalid channel or publisher id");
     },
     get peers() {
       return peers;
     },
+    channel: (channelName) => mesh.mesh.channel(channelName),
     stop() {
       stopping ??= (async () => {
         state = "stopping";
         clearInterval(sweep);
-        peers?.stop();
+        mesh.stop();
         log.info(`stopping: closing ${sessions.size} client(s) with 1001`);
         for (const ws of sessions) {
           ws.data.closing = "shutting_down";

@@ -10,8 +10,15 @@ export interface Session {
   id: string;
   /** The encoding of frames the node sends this client (chosen by subprotocol). */
   encoding: Encoding;
-  /** Channels this client subscribes to. */
-  subs: Set<string>;
+  /** Channels this client subscribes to, each with the channel instance it was admitted to. */
+  subs: Map<string, string>;
+  /**
+   * Channels this client passed admission for (password checked once), with the instance; null
+   * while there are none. Publishing to an instance listed here needs no check.
+   */
+  admitted: Map<string, string> | null;
+  /** Admission checks in flight per channel (admission.ts chains them to keep frame order); null while none. */
+  admitting: Map<string, Promise<import("./admission.ts").Admission>> | null;
   /** Channels where this client asked to receive its own publishes; null while there are none. */
   echo: Set<string> | null;
   /** Publish token bucket. */
@@ -28,9 +35,11 @@ export interface Session {
 export type ClientSocket = ServerWebSocket<Session>;
 
 /**
- * The Bun topic for a channel in one encoding. Each encoding has its own topic so a message is
- * encoded once per encoding and handed to native fan-out, never re-encoded per subscriber.
+ * The Bun topic for a channel instance in one encoding. Each encoding has its own topic so a
+ * message is encoded once per encoding and handed to native fan-out, never re-encoded per
+ * subscriber. Topics are per instance, not per name: a client admitted to one instance of a name
+ * can never receive a message published to another (ARCHITECTURE.md section 5).
  */
-export function topicOf(encoding: Encoding, channel: string): string {
-  return encoding === "json" ? `j${channel}` : `m${channel}`;
+export function topicOf(encoding: Encoding, instance: string): string {
+  return encoding === "json" ? `j${instance}` : `m${instance}`;
 }

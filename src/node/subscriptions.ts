@@ -15,14 +15,19 @@ export class LocalSubscriptions {
   /** @param onInterest called when a channel gains its first or loses its last local subscriber. */
   constructor(private readonly onInterest: (channel: string, interested: boolean) => void = () => {}) {}
 
-  /** Subscribes; false if the client already was (the call is then a no-op, apart from echo). */
-  add(ws: ClientSocket, channel: string, echo: boolean): boolean {
+  /**
+   * Subscribes to a channel instance the client was admitted to; false if it already was (the
+   * call is then a no-op, apart from echo). A subscription to an older instance is replaced.
+   */
+  add(ws: ClientSocket, channel: string, instance: string, echo: boolean): boolean {
     const s = ws.data;
     if (echo) (s.echo ??= new Set()).add(channel);
     else s.echo?.delete(channel);
-    if (s.subs.has(channel)) return false;
-    s.subs.add(channel);
-    ws.subscribe(topicOf(s.encoding, channel));
+    const held = s.subs.get(channel);
+    if (held === instance) return false;
+    if (held !== undefined) this.remove(ws, channel);
+    s.subs.set(channel, instance);
+    ws.subscribe(topicOf(s.encoding, instance));
     this.total++;
     const n = (this.counts.get(channel) ?? 0) + 1;
     this.counts.set(channel, n);
@@ -33,17 +38,19 @@ export class LocalSubscriptions {
   /** Unsubscribes; false if the client was not subscribed. */
   remove(ws: ClientSocket, channel: string): boolean {
     const s = ws.data;
-    if (!s.subs.delete(channel)) return false;
+    const instance = s.subs.get(channel);
+    if (instance === undefined) return false;
+    s.subs.delete(channel);
     s.echo?.delete(channel);
     // A socket that is already closed has left its topics natively; unsubscribe would throw.
-    if (!s.closing) ws.unsubscribe(topicOf(s.encoding, channel));
+    if (!s.closing) ws.unsubscribe(topicOf(s.encoding, instance));
     this.release(channel);
     return true;
   }
 
   /** Forgets every subscription of a closed client (Bun has already removed it from its topics). */
   dropAll(ws: ClientSocket): void {
-    for (const channel of ws.data.subs) this.release(channel);
+    for (const channel of ws.data.subs.keys()) this.release(channel);
     ws.data.subs.clear();
     ws.data.echo = null;
   }
@@ -51,6 +58,11 @@ export class LocalSubscriptions {
   /** Number of channels with at least one local subscriber. */
   get channels(): number {
     return this.counts.size;
+  }
+
+  /** Local subscribers of a channel. */
+  count(channel: string): number {
+    return this.counts.get(channel) ?? 0;
   }
 
   /** Channels with their local subscriber counts, sorted by name. */

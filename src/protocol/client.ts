@@ -44,7 +44,8 @@ export type ServerFrame =
   | { op: "welcome"; v: number; node: string; client: string; limits: WelcomeLimits }
   | { op: "msg"; channel: string; data: Payload; from?: string }
   | { op: "ack"; id: RequestId }
-  | { op: "error"; code: ErrorCode; message: string; id?: RequestId }
+  /** `channel` is set on errors about a channel the client holds, sent unasked (channel_conflict). */
+  | { op: "error"; code: ErrorCode; message: string; id?: RequestId; channel?: string }
   | { op: "pong"; id?: RequestId };
 
 /** A frame refused at decoding: the error code, a readable message, and the request id it answers. */

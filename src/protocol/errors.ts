@@ -26,6 +26,16 @@ export const ERRORS = {
   slow_consumer: { close: 4008, message: "the client is not reading fast enough" },
   /** The client offered only WebSocket subprotocols this node does not speak (HTTP 400 at the upgrade). */
   unsupported_protocol: { close: null, message: "unsupported subprotocol" },
+  /** The channel is protected and the password was missing or wrong; or a password was given for a channel that has none. */
+  wrong_password: { close: null, message: "wrong password for this channel" },
+  /**
+   * The channel instance this client was admitted to lost to another instance of the same name
+   * (two sides of a partition both opened it) or was closed: subscribe again by name, with the
+   * password of the channel that now holds the name. Sent unasked, with `channel`.
+   */
+  channel_conflict: { close: null, message: "the channel was replaced; subscribe again" },
+  /** The channel could not be opened: its owner did not answer, or (strict mode) no majority of the mesh acknowledged it. */
+  channel_unavailable: { close: null, message: "the channel cannot be opened now; try again" },
   /** The node is shutting down; reconnect (the SDK does so by itself). */
   shutting_down: { close: 1001, message: "the node is shutting down" },
   /** A fault inside the node; it is logged, and the node and the connection keep running. */

@@ -53,12 +53,52 @@ export interface DigestEntry {
   interestVersion: number;
 }
 
+/**
+ * One channel in the replicated registry (ARCHITECTURE.md section 5). A name may have several
+ * instances over time (closed, then opened again) or, during a partition, at once; data frames
+ * carry the instance, so two instances never exchange messages.
+ */
+export interface ChannelRecord {
+  name: string;
+  /** Unique per bind: `${owner}~${owner incarnation}~${counter}` (base 36). */
+  instance: string;
+  /** The node whose client asked for the channel first. */
+  creator: NodeName;
+  /** The node that bound it: the name's rendezvous owner at the time. */
+  owner: NodeName;
+  /** When the owner bound it (ms, owner's clock). The older instance wins a conflict. */
+  createdAt: number;
+  /** An argon2id verifier (PHC string, from Bun.password) for a protected channel; never the password. */
+  verifier: string | null;
+  /** Bound under strict mode: a majority of the last full membership acknowledged it. */
+  strict: boolean;
+  /** When the owner closed it for lack of subscribers (ms); null while it is open. A closed record is a tombstone. */
+  closedAt: number | null;
+}
+
+/** Requests and answers routed hop by hop to one node (CALL frames). */
+export type CallBody =
+  /** Requester -> owner: bind this name, or tell me who holds it. */
+  | { kind: "open"; channel: string; verifier: string | null; strict: boolean }
+  /** Owner -> requester: the record that holds the name (the requester's or an older one). */
+  | { kind: "bound"; record: ChannelRecord }
+  /** Owner -> requester: no bind. `not_ready`: the owner has not synced the registry since the membership changed; ask again. */
+  | { kind: "refused"; code: "not_ready" | "channel_unavailable"; message: string }
+  /** Owner -> member, strict opens: acknowledge that you can hear me. */
+  | { kind: "vote"; channel: string }
+  /** Member -> owner: acknowledged. */
+  | { kind: "voted" };
+
 /** Frames between authenticated peers (the handshake is the shell's and never reaches the core). */
 export type PeerFrame =
   | { t: "ping"; ts: number }
   | { t: "pong"; ts: number }
-  | { t: "gossip"; members: MemberRecord[]; lsas: Lsa[]; interests: InterestUpdate[] }
+  | { t: "gossip"; members: MemberRecord[]; lsas: Lsa[]; interests: InterestUpdate[]; channels: ChannelRecord[] }
   | { t: "digest"; entries: DigestEntry[]; reply: boolean }
-  | { t: "data"; origin: NodeName; incarnation: number; seq: number; hops: number; channel: string; from?: string; data: Payload }
+  | { t: "data"; origin: NodeName; incarnation: number; seq: number; hops: number; channel: string; instance: string; from?: string; data: Payload }
+  /** Registry anti-entropy: the sender's registry hash; `reply` asks for the receiver's records when they differ. */
+  | { t: "regsync"; hash: number; reply: boolean }
+  /** A request or answer for one node, relayed along shortest paths. `req` pairs answers with requests. */
+  | { t: "call"; to: NodeName; from: NodeName; hops: number; req: number; body: CallBody }
   | { t: "leave"; name: NodeName; incarnation: number };
 

@@ -2,7 +2,7 @@ import type { Decoder } from "@msgpack/msgpack";
 import { isChannelName } from "./channel.ts";
 import { MAX_PAYLOAD_DEPTH } from "./client.ts";
 import { encoder, makeDecoder } from "./msgpack.ts";
-import type { DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeName, PeerFrame } from "./peer-frames.ts";
+import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeName, PeerFrame } from "./peer-frames.ts";
 
 /**
  * The peer wire codec: MessagePack binary frames between nodes, on their own WebSocket path.
@@ -22,16 +22,22 @@ import type { DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeN
  * | 4    | REFUSE  | code, message                                                      |
  * | 10   | PING    | ts                                                                 |
  * | 11   | PONG    | ts (echoed from the PING)                                          |
- * | 12   | GOSSIP  | [member], [lsa], [interest]                                        |
+ * | 12   | GOSSIP  | [member], [lsa], [interest], [channel]                             |
  * | 13   | DIGEST  | [digest entry], reply (bool)                                       |
- * | 14   | DATA    | origin, incarnation, seq, hops, channel, from?, data (any value)   |
+ * | 14   | (retired: DATA of v1, without the instance)                                  |
  * | 15   | LEAVE   | name, incarnation                                                  |
+ * | 16   | REGSYNC | hash (uint32), reply (bool)                                        |
+ * | 17   | CALL    | to, from, hops, req, kind, ...fields of the kind                   |
+ * | 18   | DATA    | origin, incarnation, seq, hops, channel, instance, from?, data     |
  *
  * Nested records, also positional:
  * - member:       [name, incarnation, url, region, state]   (state: "alive" | "suspect" | "dead" | "left")
  * - lsa:          [origin, incarnation, seq, [[neighbour, rtt ms], ...]]
  * - interest:     [origin, incarnation, version, full (bool), [channel added], [channel removed]]
  * - digest entry: [name, incarnation, state, lsaSeq, interestVersion]   (-1: none held)
+ * - channel:      [name, instance, creator, owner, createdAt, verifier?, strict, closedAt?]
+ * - CALL kinds:   "open" channel, verifier?, strict | "bound" [channel] | "refused" code, message
+ *                 | "vote" channel | "voted"
  *
  * Evolution: a decoder ignores fields after the ones it knows, so a later version may append a
  * field to a type; any other change needs a new type number. HELLO and WELCOME keep `v` first and
@@ -59,8 +65,10 @@ export const PEER_FRAME_TYPES = {
   pong: 11,
   gossip: 12,
   digest: 13,
-  data: 14,
   leave: 15,
+  regsync: 16,
+  call: 17,
+  data: 18,
 } as const satisfies Record<WireFrame["t"], number>;
 
 /**
@@ -80,8 +88,14 @@ export const PEER_LIMITS = {
   nonceBytes: 32,
   /** Longest advertised URL. */
   urlLength: 1_024,
-  /** Longest REFUSE message. */
+  /** Longest REFUSE message, and longest CALL refusal message. */
   refuseMessage: 1_024,
+  /** Longest channel instance id: two node names, two base-36 counters and separators. */
+  instanceLength: 160,
+  /** Longest password verifier (an argon2id PHC string is about 100 characters). */
+  verifierLength: 512,
+  /** Channel records in one GOSSIP (a full registry is sent in chunks below this). */
+  channelRecords: 10_000,
 } as const;
 
 /** What both handshake openers carry: the protocol version, who is speaking, and a fresh nonce. */
@@ -137,12 +151,16 @@ export function encodePeerFrame(frame: WireFrame): Uint8Array {
   const type = PEER_FRAME_TYPES[frame.t];
   switch (frame.t) {
     case "data":
-      return encoder.encode([type, frame.origin, frame.incarnation, frame.seq, frame.hops, frame.channel, frame.from ?? null, frame.data]);
+      return encoder.encode([type, frame.origin, frame.incarnation, frame.seq, frame.hops, frame.channel, frame.instance, frame.from ?? null, frame.data]);
     case "ping":
     case "pong":
       return encoder.encode([type, frame.ts]);
     case "gossip":
-      return encoder.encode([type, frame.members.map(memberFields), frame.lsas.map(lsaFields), frame.interests.map(interestFields)]);
+      return encoder.encode([type, frame.members.map(memberFields), frame.lsas.map(lsaFields), frame.interests.map(interestFields), frame.channels.map(channelFields)]);
+    case "regsync":
+      return encoder.encode([type, frame.hash, frame.reply]);
+    case "call":
+      return encoder.encode([type, frame.to, frame.from, frame.hops, frame.req, ...callFields(frame.body)]);
     case "digest":
       return encoder.encode([type, frame.entries.map(digestFields), frame.reply]);
     case "leave":
@@ -162,6 +180,21 @@ const memberFields = (m: MemberRecord) => [m.name, m.incarnation, m.url, m.regio
 const lsaFields = (l: Lsa) => [l.origin, l.incarnation, l.seq, l.links];
 const interestFields = (i: InterestUpdate) => [i.origin, i.incarnation, i.version, i.full, i.add, i.remove];
 const digestFields = (d: DigestEntry) => [d.name, d.incarnation, d.state, d.lsaSeq, d.interestVersion];
+const channelFields = (c: ChannelRecord) => [c.name, c.instance, c.creator, c.owner, c.createdAt, c.verifier, c.strict, c.closedAt];
+function callFields(b: CallBody): unknown[] {
+  switch (b.kind) {
+    case "open":
+      return [b.kind, b.channel, b.verifier, b.strict];
+    case "bound":
+      return [b.kind, channelFields(b.record)];
+    case "refused":
+      return [b.kind, b.code, b.message];
+    case "vote":
+      return [b.kind, b.channel];
+    case "voted":
+      return [b.kind];
+  }
+}
 
 /**
  * Decodes and validates one peer frame of at most `maxBytes` bytes. Never throws.
@@ -294,22 +327,35 @@ const READERS: Record<number, Reader> = {
       members: list(f[1], PEER_LIMITS.gossipEntries, "gossip.members").map(readMember),
       lsas: list(f[2], PEER_LIMITS.gossipEntries, "gossip.lsas").map(readLsa),
       interests: list(f[3], PEER_LIMITS.gossipEntries, "gossip.interests").map(readInterest),
+      channels: list(f[4] ?? [], PEER_LIMITS.channelRecords, "gossip.channels").map(readChannel),
     };
+  },
+  [PEER_FRAME_TYPES.regsync]: (f) => {
+    fields(f, 2, "regsync");
+    const hash = uint(f[1], "regsync.hash");
+    if (hash > 0xffffffff) throw new Bad("regsync.hash must fit in 32 bits");
+    return { t: "regsync", hash, reply: bool(f[2], "regsync.reply") };
+  },
+  [PEER_FRAME_TYPES.call]: (f) => {
+    fields(f, 5, "call");
+    const hops = uint(f[3], "call.hops");
+    if (hops > PEER_LIMITS.hops) throw new Bad(`call.hops is over ${PEER_LIMITS.hops}`);
+    return { t: "call", to: nodeName(f[1], "call.to"), from: nodeName(f[2], "call.from"), hops, req: uint(f[4], "call.req"), body: readCallBody(f) };
   },
   [PEER_FRAME_TYPES.digest]: (f) => {
     fields(f, 2, "digest");
     return { t: "digest", entries: list(f[1], PEER_LIMITS.gossipEntries, "digest.entries").map(readDigestEntry), reply: bool(f[2], "digest.reply") };
   },
   [PEER_FRAME_TYPES.data]: (f) => {
-    fields(f, 7, "data");
+    fields(f, 8, "data");
     const channel = f[5];
     if (!isChannelName(channel)) throw new Bad("data.channel is not a valid channel name");
     const hops = uint(f[4], "data.hops");
     if (hops > PEER_LIMITS.hops) throw new Bad(`data.hops is over ${PEER_LIMITS.hops}`);
-    const data = f[7];
+    const data = f[8];
     if (tooDeep(data)) throw new Bad(`data payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels`);
-    const frame: PeerFrame = { t: "data", origin: nodeName(f[1], "data.origin"), incarnation: uint(f[2], "data.incarnation"), seq: uint(f[3], "data.seq"), hops, channel, data };
-    const from = f[6];
+    const frame: PeerFrame = { t: "data", origin: nodeName(f[1], "data.origin"), incarnation: uint(f[2], "data.incarnation"), seq: uint(f[3], "data.seq"), hops, channel, instance: instance(f[6], "data.instance"), data };
+    const from = f[7];
     if (from !== null) {
       if (typeof from !== "string" || !CLIENT_ID_RE.test(from)) throw new Bad("data.from is not a valid client id");
       frame.from = from;
@@ -330,6 +376,10 @@ const REGION_RE = /^[A-Za-z0-9_.-]{0,64}$/;
 const URL_RE = /^(?:(?:wss?|https?):\/\/[\x21-\x7e]+)?$/;
 /** Client ids as the node mints them for `from`. */
 const CLIENT_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Channel instance ids as the owner mints them (channels.ts): node name, then base-36 counters. */
+const INSTANCE_RE = /^[A-Za-z0-9_.-]{1,64}(?:~[0-9a-z]{1,20}){2}$/;
+/** argon2id PHC strings as Bun.password makes them: printable ASCII without spaces. */
+const VERIFIER_RE = /^\$argon2id\$[\x21-\x7e]+$/;
 /** Refusal codes: snake_case, like the error table. */
 const REFUSE_CODE_RE = /^[a-z0-9_]{1,64}$/;
 const MEMBER_STATES: ReadonlySet<unknown> = new Set<MemberState>(["alive", "suspect", "dead", "left"]);
@@ -358,6 +408,63 @@ function readInterest(u: unknown, i: number): InterestUpdate {
     add: channels(f[4], "interest.add"),
     remove: channels(f[5], "interest.remove"),
   };
+}
+
+function readChannel(c: unknown, i: number): ChannelRecord {
+  const f = record(c, 8, `channel[${i}]`);
+  const name = f[0];
+  if (!isChannelName(name)) throw new Bad("channel.name is not a valid channel name");
+  const verifier = f[5];
+  if (verifier !== null && (typeof verifier !== "string" || verifier.length === 0 || verifier.length > PEER_LIMITS.verifierLength || !VERIFIER_RE.test(verifier))) {
+    throw new Bad("channel.verifier must be nil or an argon2id PHC string");
+  }
+  return {
+    name,
+    instance: instance(f[1], "channel.instance"),
+    creator: nodeName(f[2], "channel.creator"),
+    owner: nodeName(f[3], "channel.owner"),
+    createdAt: num(f[4], "channel.createdAt"),
+    verifier,
+    strict: bool(f[6], "channel.strict"),
+    closedAt: f[7] === null ? null : num(f[7], "channel.closedAt"),
+  };
+}
+
+function readCallBody(f: unknown[]): CallBody {
+  switch (f[5]) {
+    case "open": {
+      fields(f, 8, "call open");
+      const channel = f[6];
+      if (!isChannelName(channel)) throw new Bad("call.channel is not a valid channel name");
+      const verifier = f[7];
+      if (verifier !== null && (typeof verifier !== "string" || verifier.length > PEER_LIMITS.verifierLength || !VERIFIER_RE.test(verifier))) throw new Bad("call.verifier must be nil or an argon2id PHC string");
+      return { kind: "open", channel, verifier, strict: bool(f[8], "call.strict") };
+    }
+    case "bound":
+      fields(f, 6, "call bound");
+      return { kind: "bound", record: readChannel(f[6], 0) };
+    case "refused": {
+      fields(f, 7, "call refused");
+      const code = f[6];
+      if (code !== "not_ready" && code !== "channel_unavailable") throw new Bad("call.code must be not_ready or channel_unavailable");
+      return { kind: "refused", code, message: str(f[7], PEER_LIMITS.refuseMessage, "call.message") };
+    }
+    case "vote": {
+      fields(f, 6, "call vote");
+      const channel = f[6];
+      if (!isChannelName(channel)) throw new Bad("call.channel is not a valid channel name");
+      return { kind: "vote", channel };
+    }
+    case "voted":
+      return { kind: "voted" };
+    default:
+      throw new Bad("call.kind must be open, bound, refused, vote or voted");
+  }
+}
+
+function instance(v: unknown, what: string): string {
+  if (typeof v !== "string" || v.length > PEER_LIMITS.instanceLength || !INSTANCE_RE.test(v)) throw new Bad(`${what} must be a channel instance id`);
+  return v;
 }
 
 function readDigestEntry(d: unknown, i: number): DigestEntry {

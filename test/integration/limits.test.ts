@@ -86,11 +86,14 @@ describe("bad input gets a stable code and the connection survives", () => {
     const n = node();
     const c = await client(n);
     await c.request({ op: "sub", channel: "from.peer" });
-    n.deliverFromPeer("from.peer", { hop: 1 }, "zz.9");
+    const instance = n.channel("from.peer")!.instance;
+    n.deliverFromPeer("from.peer", instance, { hop: 1 }, "zz.9");
     expect(await c.next((f) => f.op === "msg")).toEqual({ op: "msg", channel: "from.peer", from: "zz.9", data: { hop: 1 } });
-    n.deliverFromPeer("from.peer", "spoof", 'x","data":"evil');
-    n.deliverFromPeer('from.peer","x', "bad channel", undefined);
-    n.deliverFromPeer("from.peer", "last", undefined);
+    n.deliverFromPeer("from.peer", instance, "spoof", 'x","data":"evil');
+    n.deliverFromPeer('from.peer","x', instance, "bad channel", undefined);
+    // Another instance of the same name (another side of a partition) never reaches this subscriber.
+    n.deliverFromPeer("from.peer", "elsewhere~1~0", "leak", undefined);
+    n.deliverFromPeer("from.peer", instance, "last", undefined);
     expect(await c.next((f) => f.op === "msg" && f.data === "last")).toEqual({ op: "msg", channel: "from.peer", data: "last" });
     expect(c.messages()).toHaveLength(2);
   });
@@ -172,7 +175,7 @@ describe("limits", () => {
     slow.sendFrame(JSON.stringify({ op: "sub", channel: "firehose", id: 1 }));
     const healthy = await client(n);
     await healthy.request({ op: "sub", channel: "firehose" });
-    await waitFor(async () => ((await (await fetch(`http://127.0.0.1:${n.port}/channels`)).json()) as { channels: { subscribers: number }[] }).channels[0]?.subscribers === 2, "two subscribers");
+    await waitFor(async () => ((await (await fetch(`http://127.0.0.1:${n.port}/channels`)).json()) as { channels: { subscribers: Record<string, number> }[] }).channels[0]?.subscribers[n.name] === 2, "two subscribers");
     slow.pause();
     const pub = await client(n);
     const payload = "y".repeat(8 * 1024);

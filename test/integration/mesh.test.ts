@@ -77,7 +77,7 @@ describe("a mesh of in-process nodes", () => {
     const closed = new Promise<number>((resolve) => (ws.onclose = (e) => resolve(e.code)));
     await new Promise((r) => (ws.onopen = r));
     // A data frame before any handshake: must never reach the mesh.
-    ws.send(encodePeerFrame({ t: "data", origin: "x", incarnation: 1, seq: 0, hops: 0, channel: "c", data: "forged" }));
+    ws.send(encodePeerFrame({ t: "data", origin: "x", incarnation: 1, seq: 0, hops: 0, channel: "c", instance: "x~1~0", data: "forged" }));
     expect(await closed).toBe(1008);
     expect((await json(a, "/healthz")).status).toBe("ok");
   });

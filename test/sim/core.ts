@@ -25,6 +25,8 @@ export interface SimMesh {
   members(): MemberView[];
   links(): LinkView[];
   stats(): MeshStats;
+  /** The channel instance the node's registry holds for a name (absent in scripted fakes). */
+  channel?(name: string): { instance: string } | undefined;
 }
 
 /** Builds a node's core; tests pass a scripted fake to check the simulator itself. */

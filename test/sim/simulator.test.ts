@@ -176,7 +176,7 @@ describe("simulator", () => {
     const pub = f.seen("n0").find((s) => s.event.type === "publish")?.event;
     expect(pub).toMatchObject({ type: "publish", channel: "news", data: { id } });
     expect(f.sim.published).toEqual([{ id, origin: "n0", channel: "news", time: 0, expected: ["n1"] }]);
-    f.act("n1", { type: "deliver", channel: "news", data: pub?.type === "publish" ? pub.data : null });
+    f.act("n1", { type: "deliver", channel: "news", instance: "unbound~0~0", data: pub?.type === "publish" ? pub.data : null });
     expect(f.sim.deliveries.get(id)).toEqual([{ node: "n1", id, channel: "news", time: 10 }]);
   });
 

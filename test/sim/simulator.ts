@@ -201,10 +201,14 @@ export class Simulator implements LinkHost {
     const epoch = node.epoch;
     this.queue.push(at, () => {
       if (!node.up || node.epoch !== epoch) return; // published into a crashed node: never happened
-      const expected = this.nodes.filter((n) => n !== node && n.up && n.interests.has(channel) && !this.separated(node, n)).map((n) => n.name);
+      // A publish goes to the channel instance the origin's registry holds; only nodes holding the
+      // same instance may deliver it (two sides of a partition can hold two instances of a name).
+      const instance = node.mesh.channel?.(channel)?.instance;
+      const sameInstance = (n: SimNode): boolean => node.mesh.channel === undefined || n.mesh.channel?.(channel)?.instance === instance;
+      const expected = this.nodes.filter((n) => n !== node && n.up && n.interests.has(channel) && !this.separated(node, n) && sameInstance(n)).map((n) => n.name);
       this.published.push({ id, origin: name, channel, time: this.now, expected });
       // The payload carries its id and send time, so a delivery can be matched without trusting `from`.
-      this.handle(node, { type: "publish", channel, data: { id, t: this.now }, from: `${name}:client` });
+      this.handle(node, { type: "publish", channel, instance: instance ?? "unbound~0~0", data: { id, t: this.now }, from: `${name}:client` });
     });
     return id;
   }
@@ -216,6 +220,9 @@ export class Simulator implements LinkHost {
     if (interested === node.interests.has(channel)) return; // only 0<->1 crossings reach the core
     if (interested) node.interests.add(channel);
     else node.interests.delete(channel);
+    // As a node does for its first subscriber: make sure the registry holds the channel (the
+    // owner binds it, or says who holds it), then announce the interest.
+    if (interested && node.mesh.channel) this.handle(node, { type: "open", req: this.nextMessage++, channel, verifier: null, strict: false });
     this.handle(node, { type: "interest", channel, interested });
   }
 
@@ -360,6 +367,10 @@ export class Simulator implements LinkHost {
         return this.recordDelivery(node, d.channel, d.data);
       case "log":
         return this.log(node, d.level, d.message);
+      case "opened":
+      case "openFailed":
+      case "channelLost":
+        return; // the registry's answers; scenarios read the registry itself
     }
   }
 

@@ -24,10 +24,14 @@ const frame: fc.Arbitrary<PeerFrame> = fc.oneof(
     members: list(fc.record({ name, incarnation: count, url: name, region: name, state })),
     lsas: list(fc.record({ origin: name, incarnation: count, seq: count, links: list(fc.tuple(name, rtt)) })),
     interests: list(fc.record({ origin: name, incarnation: count, version: count, full: fc.boolean(), add: list(name), remove: list(name) })),
+    channels: list(
+      fc.record({ name, instance: name, creator: name, owner: name, createdAt: rtt, verifier: fc.option(name), strict: fc.boolean(), closedAt: fc.option(rtt) }),
+    ),
   }),
+  fc.record({ t: fc.constant("regsync" as const), hash: fc.integer({ min: 0, max: 0xffffffff }), reply: fc.boolean() }),
   fc.record(
-    { t: fc.constant("data" as const), origin: name, incarnation: count, seq: count, hops: fc.nat(255), channel: name, from: name, data: payload },
-    { requiredKeys: ["t", "origin", "incarnation", "seq", "hops", "channel", "data"] },
+    { t: fc.constant("data" as const), origin: name, incarnation: count, seq: count, hops: fc.nat(255), channel: name, instance: name, from: name, data: payload },
+    { requiredKeys: ["t", "origin", "incarnation", "seq", "hops", "channel", "instance", "data"] },
   ),
 );
 

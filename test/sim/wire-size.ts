@@ -9,7 +9,7 @@
  */
 
 import type { PeerFrame } from "../../src/mesh/types.ts";
-import { PEER_FRAME_TYPES } from "../../src/protocol/peer.ts";
+import { PEER_FRAME_TYPES, encodePeerFrame } from "../../src/protocol/peer.ts";
 
 /** MessagePack size of a value as @msgpack/msgpack encodes it (ignoreUndefined, float64 for non-integers). */
 export function msgpackSize(v: unknown): number {
@@ -86,19 +86,25 @@ export function peerFrameSize(frame: PeerFrame): number {
     case "pong":
       return msgpackSize([type, frame.ts]);
     case "data":
-      return msgpackSize([type, frame.origin, frame.incarnation, frame.seq, frame.hops, frame.channel, frame.from ?? null]) + msgpackSize(frame.data);
+      return msgpackSize([type, frame.origin, frame.incarnation, frame.seq, frame.hops, frame.channel, frame.instance, frame.from ?? null]) + msgpackSize(frame.data);
     case "gossip":
       return (
         1 +
         numberSize(type) +
         listSize(frame.members, (m) => 1 + strSize(m.name) + numberSize(m.incarnation) + strSize(m.url) + strSize(m.region) + strSize(m.state)) +
         listSize(frame.lsas, (l) => 1 + strSize(l.origin) + numberSize(l.incarnation) + numberSize(l.seq) + listSize(l.links, ([peer, rtt]) => 1 + strSize(peer) + numberSize(rtt))) +
-        listSize(frame.interests, (i) => 1 + strSize(i.origin) + numberSize(i.incarnation) + numberSize(i.version) + 1 + listSize(i.add, strSize) + listSize(i.remove, strSize))
+        listSize(frame.interests, (i) => 1 + strSize(i.origin) + numberSize(i.incarnation) + numberSize(i.version) + 1 + listSize(i.add, strSize) + listSize(i.remove, strSize)) +
+        listSize(frame.channels, (c) => msgpackSize([c.name, c.instance, c.creator, c.owner, c.createdAt, c.verifier, c.strict, c.closedAt]))
       );
     case "digest":
       return 1 + numberSize(type) + listSize(frame.entries, (d) => 1 + strSize(d.name) + numberSize(d.incarnation) + strSize(d.state) + numberSize(d.lsaSeq) + numberSize(d.interestVersion)) + 1;
     case "leave":
       return msgpackSize([type, frame.name, frame.incarnation]);
+    case "regsync":
+      return msgpackSize([type, frame.hash, frame.reply]);
+    case "call":
+      // Rare (opens and votes), so the real encoder sizes them.
+      return encodePeerFrame(frame).byteLength;
   }
 }
 

@@ -4,7 +4,7 @@ import { DedupWindow } from "../../src/mesh/dedup.ts";
 import { LinkStateGraph, shortestPathTree } from "../../src/mesh/graph.ts";
 import { InterestTable } from "../../src/mesh/interest.ts";
 import { supersedes } from "../../src/mesh/members.ts";
-import { Mesh, timing, type Directive, type MeshEvent, type PeerFrame } from "../../src/mesh/index.ts";
+import { Mesh, timing, type ChannelRecord, type Directive, type MeshEvent, type PeerFrame } from "../../src/mesh/index.ts";
 import { DEDUP_WINDOW } from "../../src/mesh/constants.ts";
 import { decodePeerFrame, encodePeerFrame } from "../../src/protocol/peer.ts";
 
@@ -138,6 +138,8 @@ describe("member precedence (SWIM)", () => {
 class MiniNet {
   readonly nodes = new Map<string, Mesh>();
   readonly delivered: { node: string; channel: string; data: unknown }[] = [];
+  /** Answers to open events, by "node/req". */
+  readonly opened = new Map<string, ChannelRecord>();
   private nextLink = 1;
   /** link id -> [owner, peer, peer's link id]. */
   private readonly ends = new Map<number, { owner: string; peer: string; peerLink: number }>();
@@ -204,6 +206,11 @@ class MiniNet {
         return void this.queue.push([name, { type: "probed", name: d.name, rtt: this.nodes.has(d.name) ? 1 : null }]);
       case "deliver":
         return void this.delivered.push({ node: name, channel: d.channel, data: d.data });
+      case "opened":
+        return void this.opened.set(`${name}/${d.req}`, d.record);
+      case "openFailed":
+      case "channelLost":
+        return;
       case "log":
         return;
     }
@@ -222,9 +229,19 @@ describe("the core end to end (zero-latency network)", () => {
       expect(mesh.members().filter((m) => m.state === "alive").map((m) => m.name)).toEqual(["a", "b", "c", "d", "e"]);
       expect(mesh.links().length).toBeLessThanOrEqual(2);
     }
+    // A subscriber on e opens the channel (its owner binds it), then subscribes; a publisher on a
+    // opens it too and gets the same record.
+    net.event("e", { type: "open", req: 1, channel: "ch", verifier: null, strict: false });
+    net.run(500);
+    const record = net.opened.get("e/1")!;
+    expect(record).toMatchObject({ name: "ch", creator: "e", verifier: null });
     net.event("e", { type: "interest", channel: "ch", interested: true });
+    net.event("a", { type: "open", req: 1, channel: "ch", verifier: null, strict: false });
     net.run(1000);
-    net.event("a", { type: "publish", channel: "ch", data: "hello", from: "c1" });
+    expect(net.opened.get("a/1")).toEqual(record);
+    // Another instance of the name is never delivered where this one is held.
+    net.event("a", { type: "publish", channel: "ch", instance: "z~1~0", data: "other instance", from: "c1" });
+    net.event("a", { type: "publish", channel: "ch", instance: record.instance, data: "hello", from: "c1" });
     net.run(200);
     expect(net.delivered).toEqual([{ node: "e", channel: "ch", data: "hello" }]);
     const dups = [...net.nodes.values()].reduce((n, m) => n + m.stats().duplicates, 0);

@@ -172,7 +172,7 @@ describe("peer handshake", () => {
     expectRefused(new AcceptorHandshake(KEY, acceptorSelf).onFrame({ t: "ping", ts: 1 }), "bad_handshake");
     const early = new DialerHandshake(KEY, dialerSelf);
     early.hello();
-    expectRefused(early.onFrame({ t: "data", origin: "x", incarnation: 1, seq: 1, hops: 0, channel: "c", data: 1 }), "bad_handshake");
+    expectRefused(early.onFrame({ t: "data", origin: "x", incarnation: 1, seq: 1, hops: 0, channel: "c", instance: "x~1~0", data: 1 }), "bad_handshake");
     // A dialer's HELLO sent to a dialer.
     const confused = new DialerHandshake(KEY, dialerSelf);
     confused.hello();

@@ -23,18 +23,18 @@ describe("peer frames: golden bytes", () => {
     expect(decodeOk(bytes)).toEqual({ t: "ping", ts: 1234 });
   });
 
-  test("DATA is [14, origin, incarnation, seq, hops, channel, from, data] with the payload last", () => {
-    // fixarray(8) 0x0e "n1" 7 42 3 "chat" "c.1" bin8(3) 01 02 03
-    const bytes = fromHex("98 0e a2 6e31 07 2a 03 a4 63686174 a3 632e31 c4 03 010203");
-    const frame: WireFrame = { t: "data", origin: "n1", incarnation: 7, seq: 42, hops: 3, channel: "chat", from: "c.1", data: new Uint8Array([1, 2, 3]) };
+  test("DATA is [18, origin, incarnation, seq, hops, channel, instance, from, data] with the payload last", () => {
+    // fixarray(9) 0x12 "n1" 7 42 3 "chat" "n1~1~0" "c.1" bin8(3) 01 02 03
+    const bytes = fromHex("99 12 a2 6e31 07 2a 03 a4 63686174 a6 6e317e317e30 a3 632e31 c4 03 010203");
+    const frame: WireFrame = { t: "data", origin: "n1", incarnation: 7, seq: 42, hops: 3, channel: "chat", instance: "n1~1~0", from: "c.1", data: new Uint8Array([1, 2, 3]) };
     expect(hex(encodePeerFrame(frame))).toBe(hex(bytes));
     expect(decodeOk(bytes)).toEqual(frame);
   });
 
   test("DATA without a sender carries nil, and a structured payload stays structured", () => {
-    // fixarray(8) 0x0e "a" 1 2 0 "c" nil fixmap(1) "k" 1
-    const bytes = fromHex("98 0e a161 01 02 00 a163 c0 81 a16b 01");
-    const frame: WireFrame = { t: "data", origin: "a", incarnation: 1, seq: 2, hops: 0, channel: "c", data: { k: 1 } };
+    // fixarray(9) 0x12 "a" 1 2 0 "c" "a~1~0" nil fixmap(1) "k" 1
+    const bytes = fromHex("99 12 a161 01 02 00 a163 a5 617e317e30 c0 81 a16b 01");
+    const frame: WireFrame = { t: "data", origin: "a", incarnation: 1, seq: 2, hops: 0, channel: "c", instance: "a~1~0", data: { k: 1 } };
     expect(hex(encodePeerFrame(frame))).toBe(hex(bytes));
     expect(decodeOk(bytes)).toEqual(frame);
   });
@@ -48,7 +48,8 @@ describe("peer frames: golden bytes", () => {
   });
 
   test("the type table is the one the docs promise (append-only: these numbers never change)", () => {
-    expect(PEER_FRAME_TYPES).toEqual({ hello: 1, welcome: 2, auth: 3, refuse: 4, ping: 10, pong: 11, gossip: 12, digest: 13, data: 14, leave: 15 });
+    // 14 was DATA without the instance (peer protocol v1): retired, never reused.
+    expect(PEER_FRAME_TYPES).toEqual({ hello: 1, welcome: 2, auth: 3, refuse: 4, ping: 10, pong: 11, gossip: 12, digest: 13, leave: 15, regsync: 16, call: 17, data: 18 });
   });
 
   test("mesh frames (types 10+) are told apart from handshake frames", () => {
@@ -81,14 +82,23 @@ describe("peer frames: refusals", () => {
     [[10, -1], /ping.ts/],
     [[10, Infinity], /ping.ts/],
     [[10, Number.NaN], /ping.ts/],
-    [[14, "n1", 1, 2, 256, "c", null, 1], /hops is over 255/],
-    [[14, "n1", 1.5, 2, 0, "c", null, 1], /data.incarnation/],
-    [[14, "n1", 1, 2 ** 53, 0, "c", null, 1], /data.seq/],
-    [[14, "n1", 1, 2, 0, "bad channel", null, 1], /data.channel/],
-    [[14, "n1", 1, 2, 0, "c", "bad id!", 1], /data.from/],
-    [[14, "n1", 1, 2, 0, "c", 5, 1], /data.from/],
-    [[14, "no spaces", 1, 2, 0, "c", null, 1], /data.origin/],
-    [[14, "x".repeat(65), 1, 2, 0, "c", null, 1], /data.origin/],
+    [[18, "n1", 1, 2, 256, "c", "n1~1~0", null, 1], /hops is over 255/],
+    [[18, "n1", 1.5, 2, 0, "c", "n1~1~0", null, 1], /data.incarnation/],
+    [[18, "n1", 1, 2 ** 53, 0, "c", "n1~1~0", null, 1], /data.seq/],
+    [[18, "n1", 1, 2, 0, "bad channel", "n1~1~0", null, 1], /data.channel/],
+    [[18, "n1", 1, 2, 0, "c", "n1~1~0", "bad id!", 1], /data.from/],
+    [[18, "n1", 1, 2, 0, "c", "n1~1~0", 5, 1], /data.from/],
+    [[18, "no spaces", 1, 2, 0, "c", "n1~1~0", null, 1], /data.origin/],
+    [[18, "x".repeat(65), 1, 2, 0, "c", "n1~1~0", null, 1], /data.origin/],
+    [[18, "n1", 1, 2, 0, "c", "no tilde", null, 1], /data.instance/],
+    [[18, "n1", 1, 2, 0, "c", null, null, 1], /data.instance/],
+    [[14, "n1", 1, 2, 0, "c", null, 1], /unknown frame type 14/],
+    [[12, [], [], [], [["c", "n~1~0", "n", "n", 1, "plaintext-password", false, null]]], /channel.verifier/],
+    [[12, [], [], [], [["bad channel", "n~1~0", "n", "n", 1, null, false, null]]], /channel.name/],
+    [[16, 2 ** 32, true], /regsync.hash/],
+    [[17, "n", "m", 0, 1, "shout"], /call.kind/],
+    [[17, "n", "m", 0, 1, "refused", "bad_key", "m"], /call.code/],
+    [[17, "n", "m", 0, 1, "open", "c", "secret", false], /call.verifier/],
     [[15, "", 1], /leave.name/],
     [[1, 1, "n", 1, "r", "ws://h", new Uint8Array(31)], /hello.nonce must be 32 bytes/],
     [[1, 1, "n", 1, "r", "ftp://h", new Uint8Array(32)], /hello.url/],
@@ -120,7 +130,7 @@ describe("peer frames: refusals", () => {
     // Each header claims ~4 G bytes or elements in a handful of bytes: str32, array32, bin32, map32,
     // alone and inside a DATA frame where the payload goes.
     for (const h of ["db ffffffff", "dd ffffffff", "c6 ffffffff", "df ffffffff", "dd 7fffffff 0a", "c6 00100000"]) {
-      for (const bytes of [fromHex(h), fromHex(`98 0e a161 01 02 00 a163 c0 ${h}`)]) {
+      for (const bytes of [fromHex(h), fromHex(`99 12 a161 01 02 00 a163 a5 617e317e30 c0 ${h}`)]) {
         expect(decodePeerFrame(bytes, MAX)).toEqual({ ok: false, reason: "not valid MessagePack" });
       }
     }
@@ -131,15 +141,15 @@ describe("peer frames: refusals", () => {
     deep[10_000] = 0x01;
     expect(decodePeerFrame(deep, MAX)).toEqual({ ok: false, reason: "the frame type must be an integer" });
     expect(decodePeerFrame(deep.subarray(0, 10_000), MAX)).toEqual({ ok: false, reason: "not valid MessagePack" }); // never closed
-    const data = new Uint8Array([...fromHex("98 0e a161 01 02 00 a163 c0"), ...deep]);
+    const data = new Uint8Array([...fromHex("99 12 a161 01 02 00 a163 a5 617e317e30 c0"), ...deep]);
     expect(decodePeerFrame(data, MAX)).toMatchObject({ ok: false, reason: expect.stringMatching(/deeper than 64/) });
     // The same nesting as a map payload is caught too.
-    const deepMaps = new Uint8Array([...fromHex("98 0e a161 01 02 00 a163 c0"), ...new Array(10_000).fill([0x81, 0xa1, 0x6b]).flat(), 0x01]);
+    const deepMaps = new Uint8Array([...fromHex("99 12 a161 01 02 00 a163 a5 617e317e30 c0"), ...new Array(10_000).fill([0x81, 0xa1, 0x6b]).flat(), 0x01]);
     expect(decodePeerFrame(deepMaps, MAX)).toMatchObject({ ok: false, reason: expect.stringMatching(/deeper than 64/) });
   });
 
   test("maxBytes is respected: one byte over the limit is refused before decoding", () => {
-    const bytes = encodePeerFrame({ t: "data", origin: "n", incarnation: 1, seq: 1, hops: 0, channel: "c", data: new Uint8Array(1000) });
+    const bytes = encodePeerFrame({ t: "data", origin: "n", incarnation: 1, seq: 1, hops: 0, channel: "c", instance: "n~1~0", data: new Uint8Array(1000) });
     expect(decodePeerFrame(bytes, bytes.length).ok).toBe(true);
     expect(decodePeerFrame(bytes, bytes.length - 1)).toEqual({ ok: false, reason: `frame of ${bytes.length} bytes is over the limit of ${bytes.length - 1}` });
   });
@@ -164,6 +174,16 @@ const member = fc.record({ name, incarnation: uint, url, region, state });
 const lsa = fc.record({ origin: name, incarnation: uint, seq: uint, links: fc.array(fc.tuple(name, ms), { maxLength: 10 }) });
 const interest = fc.record({ origin: name, incarnation: uint, version: uint, full: fc.boolean(), add: fc.array(channel, { maxLength: 10 }), remove: fc.array(channel, { maxLength: 10 }) });
 const digestEntry = fc.record({ name, incarnation: uint, state, lsaSeq: uint, interestVersion: uint });
+const instance = fc.tuple(name, fc.nat(), fc.nat()).map(([n, a, b]) => `${n}~${a.toString(36)}~${b.toString(36)}`);
+const verifier = fc.option(fc.stringMatching(/^[!-~]{1,200}$/).map((s) => `$argon2id$${s}`));
+const channelRecord = fc.record({ name: channel, instance, creator: name, owner: name, createdAt: ms, verifier, strict: fc.boolean(), closedAt: fc.option(ms) });
+const callBody = fc.oneof(
+  fc.record({ kind: fc.constant("open" as const), channel, verifier, strict: fc.boolean() }),
+  fc.record({ kind: fc.constant("bound" as const), record: channelRecord }),
+  fc.record({ kind: fc.constantFrom("refused" as const), code: fc.constantFrom("not_ready" as const, "channel_unavailable" as const), message: fc.string({ maxLength: 300 }) }),
+  fc.record({ kind: fc.constant("vote" as const), channel }),
+  fc.record({ kind: fc.constant("voted" as const) }),
+);
 
 const frameArbs: Record<WireFrame["t"], fc.Arbitrary<WireFrame>> = {
   hello: fc.record({ t: fc.constant("hello" as const), v: uint, name, incarnation: uint, region, url, nonce: bytes32 }),
@@ -172,11 +192,13 @@ const frameArbs: Record<WireFrame["t"], fc.Arbitrary<WireFrame>> = {
   refuse: fc.record({ t: fc.constant("refuse" as const), code: fc.stringMatching(/^[a-z0-9_]{1,64}$/), message: fc.string({ maxLength: 300 }) }),
   ping: fc.record({ t: fc.constant("ping" as const), ts: ms }),
   pong: fc.record({ t: fc.constant("pong" as const), ts: ms }),
-  gossip: fc.record({ t: fc.constant("gossip" as const), members: fc.array(member, { maxLength: 5 }), lsas: fc.array(lsa, { maxLength: 5 }), interests: fc.array(interest, { maxLength: 5 }) }),
+  gossip: fc.record({ t: fc.constant("gossip" as const), members: fc.array(member, { maxLength: 5 }), lsas: fc.array(lsa, { maxLength: 5 }), interests: fc.array(interest, { maxLength: 5 }), channels: fc.array(channelRecord, { maxLength: 5 }) }),
+  regsync: fc.record({ t: fc.constant("regsync" as const), hash: fc.integer({ min: 0, max: 0xffffffff }), reply: fc.boolean() }),
+  call: fc.record({ t: fc.constant("call" as const), to: name, from: name, hops: fc.integer({ min: 0, max: PEER_LIMITS.hops }), req: uint, body: callBody }),
   digest: fc.record({ t: fc.constant("digest" as const), entries: fc.array(digestEntry, { maxLength: 10 }), reply: fc.boolean() }),
   data: fc.record(
-    { t: fc.constant("data" as const), origin: name, incarnation: uint, seq: uint, hops: fc.integer({ min: 0, max: PEER_LIMITS.hops }), channel, from: clientId, data: payload },
-    { requiredKeys: ["t", "origin", "incarnation", "seq", "hops", "channel", "data"] },
+    { t: fc.constant("data" as const), origin: name, incarnation: uint, seq: uint, hops: fc.integer({ min: 0, max: PEER_LIMITS.hops }), channel, instance, from: clientId, data: payload },
+    { requiredKeys: ["t", "origin", "incarnation", "seq", "hops", "channel", "instance", "data"] },
   ),
   leave: fc.record({ t: fc.constant("leave" as const), name, incarnation: uint }),
 };
@@ -247,7 +269,7 @@ describe("peer messages (batches of frames)", () => {
   test("frames joined into one message come back in order", () => {
     const frames: WireFrame[] = [
       { t: "ping", ts: 1 },
-      { t: "data", origin: "a", incarnation: 1, seq: 7, hops: 0, channel: "c", data: { x: [1, 2] } },
+      { t: "data", origin: "a", incarnation: 1, seq: 7, hops: 0, channel: "c", instance: "a~1~0", data: { x: [1, 2] } },
       { t: "leave", name: "a", incarnation: 1 },
     ];
     const out = decodePeerMessage(joinPeerFrames(frames.map(encodePeerFrame)), MAX);
