@@ -1,5 +1,5 @@
 import type { Config } from "./config.ts";
-import type { LiveCounts, MemoryUsage, Metrics } from "./metrics.ts";
+import type { LiveCounts, MemoryUsage, Metrics, RegistryView } from "./metrics.ts";
 import type { PeerLinks } from "./peers.ts";
 import { VERSION } from "./version.ts";
 import { statusPage } from "./status-page.ts";
@@ -22,6 +22,8 @@ export interface HttpContext {
   url: () => string;
   /** The mesh, or null when this node runs alone. */
   mesh: () => PeerLinks | null;
+  /** The channel registry's figures, for /metrics. */
+  registry: () => RegistryView;
 }
 
 /** The node's plain HTTP routes (the WebSocket upgrade at / is handled before this). */
@@ -51,7 +53,7 @@ export function handleHttp(req: Request, ctx: HttpContext): Response {
       );
     }
     case "/metrics":
-      return new Response(ctx.metrics.render(ctx.live(), ctx.config, ctx.name, ctx.memory(), meshView(ctx.mesh())), {
+      return new Response(ctx.metrics.render(ctx.live(), ctx.config, ctx.name, ctx.memory(), meshView(ctx.mesh()), ctx.registry()), {
         headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     case "/nodes":

@@ -16,6 +16,14 @@ export interface MemoryUsage {
   heapUsed: number;
 }
 
+/** What /metrics reads from the channel registry (every node has one, with or without peers). */
+export interface RegistryView {
+  live: number;
+  protectedLive: number;
+  synced: boolean;
+  stats: { opens: number; bound: number; conflicts: number; closed: number; unavailable: number };
+}
+
 /** What /metrics reads from the mesh. */
 export interface MeshView {
   peers: number;
@@ -56,7 +64,7 @@ export class Metrics {
   }
 
   /** Prometheus text exposition format 0.0.4. */
-  render(live: LiveCounts, config: Config, name: string, mem: MemoryUsage, mesh: MeshView | null): string {
+  render(live: LiveCounts, config: Config, name: string, mem: MemoryUsage, mesh: MeshView | null, registry: RegistryView): string {
     const lines: string[] = [];
     const metric = (n: string, type: "counter" | "gauge", help: string, samples: [string, number][]) => {
       lines.push(`# HELP ${n} ${help}`, `# TYPE ${n} ${type}`);
@@ -75,6 +83,16 @@ export class Metrics {
     metric("relay_bytes_out_total", "counter", "Bytes of messages delivered to subscribers.", [["", this.bytesOut]]);
     metric("relay_errors_total", "counter", "Errors sent to clients, by code.", [...this.errors].map(([code, n]) => [`{code="${code}"}`, n] as [string, number]));
     metric("relay_slow_consumer_cuts_total", "counter", "Clients cut for not reading fast enough.", [["", this.slowConsumerCuts]]);
+    metric("relay_registry_channels", "gauge", "Live channels in the replicated registry, by protection.", [
+      ['{protected="true"}', registry.protectedLive],
+      ['{protected="false"}', registry.live - registry.protectedLive],
+    ]);
+    metric("relay_registry_synced", "gauge", "1 when this node synced the registry since the membership last changed (it may then bind names).", [["", registry.synced ? 1 : 0]]);
+    metric("relay_channel_opens_total", "counter", "Opens of names this node's registry lacked, sent to the name's owner.", [["", registry.stats.opens]]);
+    metric("relay_channel_binds_total", "counter", "Channels this node bound as a name's owner.", [["", registry.stats.bound]]);
+    metric("relay_channel_conflicts_total", "counter", "Channel instances replaced here by the winner of a conflict (after a partition).", [["", registry.stats.conflicts]]);
+    metric("relay_channel_closed_total", "counter", "Channel instances closed for lack of subscribers.", [["", registry.stats.closed]]);
+    metric("relay_channel_unavailable_total", "counter", "Opens that failed with channel_unavailable (no owner answer, or no strict majority).", [["", registry.stats.unavailable]]);
     metric("relay_limit", "gauge", "Configured limits.", [
       ['{limit="max_payload_bytes"}', config.maxPayload],
       ['{limit="max_subscriptions"}', config.maxSubscriptions],

@@ -131,6 +131,11 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
         channels: () => channelList(),
         url: () => advertisedUrl(),
         mesh: () => peers,
+        registry: () => {
+          const records = mesh.mesh.channels();
+          const { synced, hash: _hash, ...stats } = mesh.mesh.registryStats();
+          return { live: records.length, protectedLive: records.filter((c) => c.record.verifier !== null).length, synced, stats };
+        },
       });
     },
     websocket: {

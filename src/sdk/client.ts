@@ -261,6 +261,24 @@ export class Client {
     };
   }
 
+  /**
+   * The node dropped this subscription: the channel instance it joined lost to another instance of
+   * the name (a partition healed) or was closed. Join again by name with the password held; the
+   * node checks it against whatever holds the name now. If it refuses (another password), the
+   * subscription ends and the refusal is emitted as an `error` event naming the channel.
+   */
+  private rejoin(channel: string): void {
+    const entry = this.channels.get(channel);
+    if (!entry) return;
+    entry.ready = entry.ready
+      .catch(() => undefined)
+      .then(() => this.request(subFrame(channel, entry.options)))
+      .catch((err: RelayError) => {
+        if (this.channels.get(channel) === entry) this.channels.delete(channel);
+        this.emit("error", new RelayError(err.code, err.message, channel));
+      });
+  }
+
   private onFrame(frame: ServerFrame): void {
     switch (frame.op) {
       case "welcome":
@@ -287,10 +305,11 @@ export class Client {
         return;
       }
       case "error": {
-        const err = errorFromFrame(frame.code, frame.message);
+        const err = errorFromFrame(frame.code, frame.message, frame.channel);
         const p = frame.id === undefined ? undefined : this.pending.get(frame.id);
         if (p) this.settle(p, err);
         else this.emit("error", err);
+        if (!p && err.code === "channel_conflict" && err.channel !== undefined) this.rejoin(err.channel);
         return;
       }
       case "pong":

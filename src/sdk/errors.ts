@@ -10,17 +10,22 @@ import { ERRORS, isErrorCode, type ErrorCode } from "../protocol/index.ts";
  */
 export class RelayError extends Error {
   override name = "RelayError";
-  /** @param code a stable error code. @param message readable detail. */
+  /**
+   * @param code a stable error code. @param message readable detail.
+   * @param channel the channel an unsolicited error is about (`channel_conflict`), when it names one.
+   */
   constructor(
     readonly code: ErrorCode,
     message: string = ERRORS[code].message,
+    readonly channel?: string,
   ) {
     super(message);
   }
 }
 
 /** A RelayError from an error frame's fields, tolerating codes newer than this SDK. */
-export function errorFromFrame(code: unknown, message: unknown): RelayError {
+export function errorFromFrame(code: unknown, message: unknown, channel?: unknown): RelayError {
   const text = typeof message === "string" ? message : "error";
-  return isErrorCode(code) ? new RelayError(code, text) : new RelayError("internal", `${String(code)}: ${text}`);
+  const about = typeof channel === "string" ? channel : undefined;
+  return isErrorCode(code) ? new RelayError(code, text, about) : new RelayError("internal", `${String(code)}: ${text}`, about);
 }

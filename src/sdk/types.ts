@@ -40,7 +40,12 @@ export interface Message {
 
 /** Options for {@link Client.subscribe}. */
 export interface SubscribeOptions {
-  /** The channel's password, for protected channels. */
+  /**
+   * The channel's password. If this call opens the channel (its name is new to the mesh), the
+   * channel becomes protected by it; otherwise it must match the channel's password (or be
+   * absent for an open channel), else the call rejects with `wrong_password`. Over ws:// it
+   * travels in clear: use wss:// across networks you do not trust.
+   */
   password?: string;
   /** Also receive this client's own publishes on the channel (default false). */
   echo?: boolean;
@@ -48,7 +53,12 @@ export interface SubscribeOptions {
 
 /** Options for {@link Client.publish}. */
 export interface PublishOptions {
-  /** The channel's password, for protected channels. */
+  /**
+   * The channel's password. If this call opens the channel (its name is new to the mesh), the
+   * channel becomes protected by it; otherwise it must match the channel's password (or be
+   * absent for an open channel), else the call rejects with `wrong_password`. Over ws:// it
+   * travels in clear: use wss:// across networks you do not trust.
+   */
   password?: string;
 }
 
