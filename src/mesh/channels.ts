@@ -137,13 +137,13 @@ export class ChannelRegistry {
 
   /**
    * The live members changed: ownership may have moved, so this node stops answering opens until
-   * it has synced with a neighbour (unless it has none to sync with).
+   * it has synced with a neighbour, unless it is `alone` (no link, and not joining: see JOIN_GRACE_MS).
    */
-  membershipChanged(live: NodeName[], linked: boolean): void {
+  membershipChanged(live: NodeName[], alone: boolean): void {
     this.members = live;
     this.owners = new Map();
     this.term++;
-    if (!linked) this.syncedTerm = this.term;
+    if (alone) this.syncedTerm = this.term;
   }
 
   /** A neighbour's full registry arrived (REGSYNC answer): this node now holds at least what it knew. */

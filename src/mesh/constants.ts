@@ -116,6 +116,12 @@ export const CHANNEL_SWEEP_MS = 1000;
  * bring it back. Far longer than a flood takes to cross the mesh.
  */
 export const TOMBSTONE_MS = 10 * 60_000;
+/**
+ * A node started with seeds binds no channel on its own for this long unless it joins first:
+ * alone, it would bind names that already exist in the mesh it is about to join. Past this, a
+ * node whose seeds are all down serves its own clients rather than refusing them.
+ */
+export const JOIN_GRACE_MS = 10_000;
 /** Registry anti-entropy with one random neighbour this often (plus at once after a membership change). */
 export const REGSYNC_EVERY_MS = 10_000;
 /** Owners and requesters consider at most this many channel records per gossip frame. */

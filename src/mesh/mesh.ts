@@ -16,6 +16,7 @@ import {
   CHANNEL_CHUNK,
   OPEN_RETRY_MS,
   REGSYNC_EVERY_MS,
+  JOIN_GRACE_MS,
 } from "./constants.ts";
 import { ChannelRegistry } from "./channels.ts";
 import { DedupWindow } from "./dedup.ts";
@@ -99,6 +100,8 @@ export class Mesh {
   /** The registry sync asked for last: which link, at which term, when. */
   private regsyncAsked: { link: LinkId; term: number; at: number } | null = null;
   private lastRegsync = 0;
+  /** Until this time, a node with seeds that has not linked yet does not bind names alone (JOIN_GRACE_MS). */
+  private joinGraceUntil: number | null;
   /** Own LSA sequence, and the links as last reported (to re-flood only on real change). */
   private lsaSeq = 0;
   private reported = new Map<NodeName, number>();
@@ -124,6 +127,7 @@ export class Mesh {
     this.interest = new InterestTable(this.self.name, this.self.incarnation);
     this.maxPeers = config.maxPeers;
     this.overlay = new Overlay(config.seeds, config.maxPeers, random);
+    this.joinGraceUntil = config.seeds.length > 0 ? null : -Infinity;
     this.table.merge({ ...this.selfRecord() }, 0);
     this.graph.put({ origin: this.self.name, incarnation: this.self.incarnation, seq: 0, links: [] }, 0);
     const mesh = this;
@@ -283,6 +287,7 @@ export class Mesh {
         this.updateOwnLsa(true);
       }
     }
+    if (!this.registry.synced && this.alone(now)) this.registry.markSynced();
     this.registry.tick(now);
     if (this.linkMap.size > 0 && (now - this.lastRegsync >= REGSYNC_EVERY_MS || (!this.registry.synced && (this.regsyncAsked === null || now - this.regsyncAsked.at >= OPEN_RETRY_MS)))) {
       this.askRegsync(now);
@@ -456,8 +461,14 @@ export class Mesh {
     this.registryTerm = this.counters.membershipChanges;
     const live: NodeName[] = [];
     for (const m of this.table.values()) if (m.record.state === "alive" || m.record.state === "suspect") live.push(m.record.name);
-    this.registry.membershipChanged(live.sort(), this.linkMap.size > 0);
+    this.registry.membershipChanged(live.sort(), this.alone(now));
     if (this.linkMap.size > 0) this.askRegsync(now);
+  }
+
+  /** No link to sync the registry with, and not about to join one: this node may bind names by itself. */
+  private alone(now: number): boolean {
+    this.joinGraceUntil ??= now + JOIN_GRACE_MS;
+    return this.linkMap.size === 0 && now >= this.joinGraceUntil;
   }
 
   private askRegsync(now: number): void {
