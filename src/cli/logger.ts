@@ -1,7 +1,7 @@
 import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from "consola/core";
 import { formatWithOptions } from "node:util";
+import { LOG_LEVELS as LEVELS } from "../node/config.ts";
 
-const LEVELS: Record<string, number> = { silent: -999, error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
 
 /**
  * One plain line per log record on stderr: `2026-11-29T23:59:00.000Z INFO  [relay] message`.

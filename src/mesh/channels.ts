@@ -230,6 +230,9 @@ export class ChannelRegistry {
         if (vote.acks.size >= vote.needed) this.commit(req, vote, now);
         return;
       }
+      case "rpc":
+      case "rpcReply":
+        return; // the shell's, routed past the registry by the mesh
     }
   }
 
@@ -288,6 +291,16 @@ export class ChannelRegistry {
     this.apply(record, now);
     this.host.flood(record);
     for (const w of waiters) this.reply(w.from, w.req, { kind: "bound", record }, now);
+  }
+
+  /** Closes a channel now, wherever its owner is (an operator's close-channel); false if none is open. */
+  close(name: string, now: number): boolean {
+    const held = this.live.get(name);
+    if (!held) return false;
+    const tombstone: ChannelRecord = { ...held, closedAt: now };
+    this.apply(tombstone, now);
+    this.host.flood(tombstone);
+    return true;
   }
 
   // ---- replication ----

@@ -181,6 +181,13 @@ export class Mesh {
       case "open":
         this.registry.open(event.req, event.channel, event.verifier, event.strict, now);
         break;
+      case "closeChannel":
+        this.registry.close(event.channel, now);
+        break;
+      case "call":
+        if (event.to === this.self.name) this.out.push({ type: "called", from: this.self.name, req: event.req, body: event.body });
+        else this.route({ t: "call", to: event.to, from: this.self.name, hops: 0, req: event.req, body: event.body });
+        break;
       case "leave":
         this.onLeave(now);
         break;
@@ -500,7 +507,11 @@ export class Mesh {
 
   /** A call for this node goes to the registry; any other is relayed one hop closer to its target. */
   private onCall(frame: Extract<PeerFrame, { t: "call" }>, now: number): void {
-    if (frame.to === this.self.name) return this.registry.onCall(frame.from, frame.req, frame.body, now);
+    if (frame.to === this.self.name) {
+      const body = frame.body;
+      if (body.kind === "rpc" || body.kind === "rpcReply") return void this.out.push({ type: "called", from: frame.from, req: frame.req, body });
+      return this.registry.onCall(frame.from, frame.req, body, now);
+    }
     if (frame.hops + 1 >= HOP_LIMIT) return;
     this.route({ ...frame, hops: frame.hops + 1 });
   }

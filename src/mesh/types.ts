@@ -47,6 +47,10 @@ export type MeshEvent =
    * with the same `req`. `verifier` protects the channel if this open binds it.
    */
   | { type: "open"; req: number; channel: string; verifier: string | null; strict: boolean }
+  /** Send a shell-level request or answer (`rpc` / `rpcReply`) to a node along shortest paths. */
+  | { type: "call"; to: NodeName; req: number; body: Extract<CallBody, { kind: "rpc" | "rpcReply" }> }
+  /** An operator closes a channel now (admin close-channel): its record becomes a tombstone everywhere. */
+  | { type: "closeChannel"; channel: string }
   /** The node is shutting down: tell the peers. */
   | { type: "leave" };
 
@@ -63,6 +67,8 @@ export type Directive =
   /** The channel an `open` asked for: bound by it, or already held (check the client's password against its verifier). */
   | { type: "opened"; req: number; record: ChannelRecord }
   | { type: "openFailed"; req: number; code: "channel_unavailable"; message: string }
+  /** A shell-level request or answer for this node arrived (or could not be sent: `unroutable`). */
+  | { type: "called"; from: NodeName; req: number; body: Extract<CallBody, { kind: "rpc" | "rpcReply" }> }
   /** A channel instance is gone: it lost a conflict to `winner`, or its owner closed it. Its clients must be turned away. */
   | { type: "channelLost"; record: ChannelRecord; reason: "conflict" | "closed"; winner?: ChannelRecord }
   | { type: "log"; level: "info" | "debug" | "warn"; message: string };

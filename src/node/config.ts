@@ -29,6 +29,9 @@ const flag = v.pipe(
 const hostPort = v.pipe(v.string(), v.regex(/^[^\s/]+:\d{1,5}$/, "must be host:port, for example 10.0.0.2:7400"));
 const wsUrl = v.pipe(v.string(), v.regex(/^(wss?|https?):\/\/[^\s]+$/, "must be a ws://, wss://, http:// or https:// URL"));
 
+/** consola levels by the names --log-level takes (also the admin loglevel command's). */
+export const LOG_LEVELS: Record<string, number> = { silent: -999, error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
+
 /** The configuration schema; SETTING_HELP below says what each setting means. */
 export const ConfigSchema = v.object({
   host: v.optional(v.pipe(v.string(), v.minLength(1)), "0.0.0.0"),

@@ -48,6 +48,10 @@ export class Metrics {
   connectionsTotal = 0;
   /** Clients cut because their send buffer passed --max-buffered. */
   slowConsumerCuts = 0;
+  /** Admin commands this node carried out or sent (by command), and commands it refused (by reason). */
+  readonly admin = { commands: new Map<string, number>(), refused: new Map<string, number>() };
+  /** Admin HTTP requests refused for a missing or wrong token. */
+  adminUnauthorized = 0;
   /** Error frames and error closes, by code. */
   readonly errors = new Map<ErrorCode, number>();
   /** Peer handshakes refused (by us or by the peer), by refusal code. */
@@ -93,6 +97,9 @@ export class Metrics {
     metric("relay_channel_conflicts_total", "counter", "Channel instances replaced here by the winner of a conflict (after a partition).", [["", registry.stats.conflicts]]);
     metric("relay_channel_closed_total", "counter", "Channel instances closed for lack of subscribers.", [["", registry.stats.closed]]);
     metric("relay_channel_unavailable_total", "counter", "Opens that failed with channel_unavailable (no owner answer, or no strict majority).", [["", registry.stats.unavailable]]);
+    metric("relay_admin_commands_total", "counter", "Admin commands run on or sent from this node, by command.", [...this.admin.commands].map(([c, n]) => [`{command="${c}"}`, n] as [string, number]));
+    metric("relay_admin_refused_total", "counter", "Admin commands from other nodes refused (bad signature, expired, replayed), by reason.", [...this.admin.refused].map(([c, n]) => [`{reason="${c}"}`, n] as [string, number]));
+    metric("relay_admin_unauthorized_total", "counter", "Admin HTTP requests refused for a missing or wrong token.", [["", this.adminUnauthorized]]);
     metric("relay_limit", "gauge", "Configured limits.", [
       ['{limit="max_payload_bytes"}', config.maxPayload],
       ['{limit="max_subscriptions"}', config.maxSubscriptions],

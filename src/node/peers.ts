@@ -54,6 +54,8 @@ export interface PeerDeps {
   now: () => number;
   /** Hands a message from another node to local subscribers of that channel instance. */
   deliver: (channel: string, instance: string, data: unknown, from: string | undefined) => void;
+  /** A shell-level call (admin rpc) arrived from a node. */
+  called: (from: string, req: number, kind: "rpc" | "rpcReply", body: string) => void;
   /** A channel instance lost a conflict or was closed: turn its local clients away. */
   channelLost: (record: ChannelRecord, reason: "conflict" | "closed", winner: ChannelRecord | undefined) => void;
 }
@@ -201,6 +203,8 @@ export class PeerLinks {
       }
       case "channelLost":
         return this.deps.channelLost(d.record, d.reason, d.winner);
+      case "called":
+        return this.deps.called(d.from, d.req, d.body.kind, d.body.body);
       case "log":
         return void this.deps.log[d.level](`mesh: ${d.message}`);
     }

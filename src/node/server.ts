@@ -21,10 +21,21 @@ import { PEER_PATH } from "../protocol/peer.ts";
 import { PEER_MAX_FRAME, PeerLinks, type PeerSocketData } from "./peers.ts";
 import type { ClientSocket, Session } from "./session.ts";
 
-/** What a socket of the shared Bun.serve carries: a client session or a peer link. */
-type SocketData = Session | PeerSocketData;
 import { backstopBytes, SLOW_CONSUMER_SWEEP_MS, SlowConsumerGuard } from "./slow-consumers.ts";
 import { LocalSubscriptions } from "./subscriptions.ts";
+import { Admin } from "./admin.ts";
+import { commandKey } from "./admin-auth.ts";
+import { adminHandlers } from "./admin-handlers.ts";
+import { handleAdmin } from "./admin-http.ts";
+import { VERSION } from "./version.ts";
+
+/** What a socket of the shared Bun.serve carries: a client session or a peer link. */
+type SocketData = Session | PeerSocketData;
+
+/** Clients of a draining node get this long to move after the goaway frame before it closes them. */
+const DRAIN_GRACE_MS = 5000;
+/** `stats` rates are per second over this interval. */
+const RATE_SAMPLE_MS = 5000;
 
 /** What the shell around a node (the CLI, or a test) passes in: the I/O edges. */
 export interface NodeDeps {
@@ -82,15 +93,16 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
   /** Counter behind client ids. */
   let nextClient = 0;
   /** "running" accepts clients; anything else refuses them (503 at the upgrade, 1001 if they slip in). */
-  let state: "running" | "stopping" | "stopped" = "running";
+  let state: "running" | "draining" | "stopping" | "stopped" = "running";
 
   const server: Server<SocketData> = Bun.serve<SocketData>({
     hostname: config.host,
     port: config.port,
     // Bun's own idle timeout on HTTP requests; client WebSockets have theirs below.
     idleTimeout: 30,
-    fetch(req, srv): Response | undefined {
+    fetch(req, srv): Response | Promise<Response> | undefined {
       if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+        if (state === "draining") return httpError(503, "draining", ERRORS.draining.message);
         if (state !== "running") return httpError(503, "shutting_down", ERRORS.shutting_down.message);
         const path = new URL(req.url).pathname;
         if (path === PEER_PATH) {
@@ -120,6 +132,16 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
         const headers = picked.header ? { "Sec-WebSocket-Protocol": picked.header } : undefined;
         if (srv.upgrade(req, { data, headers })) return undefined;
         return httpError(400, "bad_upgrade", "the WebSocket upgrade failed");
+      }
+      if (new URL(req.url).pathname.startsWith("/admin/")) {
+        return handleAdmin(req, {
+          token: config.adminToken,
+          admin,
+          self: name,
+          knows: (node) => node === name || mesh.mesh.members().some((m) => m.name === node && m.state === "alive"),
+          log,
+          onUnauthorized: () => void metrics.adminUnauthorized++,
+        });
       }
       return handleHttp(req, {
         name,
@@ -153,10 +175,11 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
         if (socket.data.kind === "peer") return peers?.onOpen(socket as ServerWebSocket<PeerSocketData>);
         const ws = socket as ClientSocket;
         if (sessions.size >= config.maxConnections || state !== "running") {
-          const code = state !== "running" ? "shutting_down" : "too_many_connections";
-          ws.data.closing = code;
+          const code = state === "draining" ? "draining" : state !== "running" ? "shutting_down" : "too_many_connections";
+          ws.data.closing = code === "too_many_connections" ? code : "shutting_down";
           handler.sendError(ws, code, code === "too_many_connections" ? `this node holds its limit of ${config.maxConnections} connections` : ERRORS[code].message);
-          ws.close(ERRORS[code].close, code);
+          // A draining node closes like a stopping one (1001): the client reconnects elsewhere.
+          ws.close(ERRORS[code].close ?? 1001, code);
           return;
         }
         sessions.add(ws);
@@ -216,6 +239,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       if (!fanout.deliverFromPeer(channel, instance, data, from)) log.warn("mesh: dropped a message with an invalid channel or publisher id");
     },
     channelLost: (record, reason, winner) => turnAway(record, reason, winner),
+    called: (from, req, kind, body) => admin.onCalled(from, req, kind, body),
   });
   const peers: PeerLinks | null = config.clusterKey ? mesh : null;
   mesh.start();
@@ -225,7 +249,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     const message =
       reason === "conflict"
         ? `channel ${record.name} was opened on two sides of a partition; the instance bound by ${winner?.owner ?? "another node"} holds the name now. Join it again with its password`
-        : `channel ${record.name} was closed for lack of subscribers; join it again`;
+        : `channel ${record.name} was closed; join it again`;
     let told = 0;
     for (const ws of sessions) {
       const s = ws.data;
@@ -237,6 +261,100 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       told++;
     }
     log.info(`channel ${record.name} (${record.instance}) ${reason === "conflict" ? `lost a conflict to ${winner?.instance}` : "closed"}; ${told} subscriber(s) told`);
+  }
+
+  // ---- administration (issue 5): this node's side of every admin command ----
+
+  /** Counters at the last rate sample, for per-second rates in `stats`. */
+  let sample = { at: now(), publishes: 0, deliveries: 0 };
+  let rates = { publishRate: 0, deliveryRate: 0 };
+  const sampler = setInterval(() => {
+    const at = now();
+    const seconds = Math.max(0.001, (at - sample.at) / 1000);
+    rates = { publishRate: Math.round((metrics.publishes - sample.publishes) / seconds), deliveryRate: Math.round((metrics.deliveries - sample.deliveries) / seconds) };
+    sample = { at, publishes: metrics.publishes, deliveries: metrics.deliveries };
+  }, RATE_SAMPLE_MS);
+  sampler.unref?.();
+
+  const admin = new Admin({
+    self: name,
+    log,
+    now,
+    key: config.clusterKey ? commandKey(config.clusterKey) : null,
+    members: () => mesh.mesh.members().filter((m) => m.state === "alive").map((m) => m.name),
+    call: (to, req, kind, body) => mesh.handle({ type: "call", to, req, body: { kind, body } }),
+    counters: metrics.admin,
+    handlers: adminHandlers({
+      log,
+      members: () => mesh.mesh.members(),
+      links: () => mesh.mesh.links().map(({ peer, rtt, dialed }) => ({ peer, rtt, dialed })),
+      channels: () => channelList(),
+      stats: () => {
+        const mem = (deps.memory ?? (() => process.memoryUsage()))();
+        return {
+          connections: sessions.size,
+          subscriptions: subs.total,
+          channels: subs.channels,
+          peers: peers?.peerCount ?? 0,
+          publishes: metrics.publishes,
+          deliveries: metrics.deliveries,
+          ...rates,
+          rssBytes: mem.rss,
+          heapUsedBytes: mem.heapUsed,
+          uptimeSeconds: Math.round((now() - started) / 1000),
+          version: VERSION,
+          draining: state === "draining",
+        };
+      },
+      drain: () => drain(),
+      kick: (client) => {
+        for (const ws of sessions) {
+          if (ws.data.id !== client) continue;
+          log.info(`client ${client} kicked by an operator`);
+          handler.send(ws, { op: "error", code: "kicked", message: ERRORS.kicked.message });
+          ws.data.closing = "kicked";
+          ws.close(ERRORS.kicked.close, "kicked");
+          return true;
+        }
+        return false;
+      },
+      closeChannel: (channelName) => {
+        if (!mesh.mesh.channel(channelName)) return false;
+        log.info(`channel ${channelName} closed by an operator`);
+        mesh.handle({ type: "closeChannel", channel: channelName });
+        return true;
+      },
+    }),
+  });
+
+  /**
+   * Drain (admin `drain`): take no new clients, tell connected ones to move (a `goaway` frame
+   * naming the nearest live nodes), then after DRAIN_GRACE_MS leave the mesh and close whoever
+   * is left with 1001. The process keeps running, reporting "draining" in /healthz, until stopped.
+   */
+  function drain(): { clients: number; suggested: string[] } {
+    const suggested = mesh.mesh
+      .members()
+      .filter((m) => m.state === "alive" && m.name !== name && m.url !== "")
+      .sort((a, b) => (a.rtt ?? Infinity) - (b.rtt ?? Infinity))
+      .slice(0, 3)
+      .map((m) => ({ name: m.name, url: m.url }));
+    if (state !== "running") return { clients: sessions.size, suggested: suggested.map((s) => s.name) };
+    state = "draining";
+    log.info(`draining: telling ${sessions.size} client(s) to move to ${suggested.map((s) => s.name).join(", ") || "another node"}`);
+    const message = `node ${name} is draining; move to another node`;
+    for (const ws of sessions) handler.send(ws, { op: "goaway", nodes: suggested, message });
+    const done = setTimeout(() => {
+      if (state !== "draining") return;
+      mesh.stop();
+      for (const ws of sessions) {
+        ws.data.closing = "shutting_down";
+        ws.close(1001, "draining");
+      }
+      log.info("drained: left the mesh and closed the remaining clients");
+    }, DRAIN_GRACE_MS);
+    done.unref?.();
+    return { clients: sessions.size, suggested: suggested.map((s) => s.name) };
   }
 
   /** GET /channels: the registry's records, with subscriber counts per node where known. */
@@ -275,6 +393,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       stopping ??= (async () => {
         state = "stopping";
         clearInterval(sweep);
+        clearInterval(sampler);
         mesh.stop();
         log.info(`stopping: closing ${sessions.size} client(s) with 1001`);
         for (const ws of sessions) {

@@ -26,7 +26,7 @@ export interface Session {
   /** Peer address, for logs. */
   remote: string;
   /** Set once the node has closed this client on purpose, so the close handler counts it right. */
-  closing: "slow_consumer" | "shutting_down" | "too_many_connections" | "too_big" | null;
+  closing: "slow_consumer" | "shutting_down" | "too_many_connections" | "too_big" | "kicked" | null;
   /** Bytes waiting in the send buffer at the last slow-consumer sweep. */
   backlog: number;
 }

@@ -46,7 +46,12 @@ export type ServerFrame =
   | { op: "ack"; id: RequestId }
   /** `channel` is set on errors about a channel the client holds, sent unasked (channel_conflict). */
   | { op: "error"; code: ErrorCode; message: string; id?: RequestId; channel?: string }
-  | { op: "pong"; id?: RequestId };
+  | { op: "pong"; id?: RequestId }
+  /**
+   * The node is draining: move to another node now. `nodes` are the node's suggestions, nearest
+   * first; the node closes the connection (1001) after a grace period.
+   */
+  | { op: "goaway"; nodes: { name: string; url: string }[]; message: string };
 
 /** A frame refused at decoding: the error code, a readable message, and the request id it answers. */
 export type Refusal = { ok: false; code: ErrorCode; message: string; id?: RequestId };
@@ -148,6 +153,11 @@ export function decodeServerFrame(raw: string | Uint8Array, decoder = defaultSdk
       const frame: ServerFrame = { op: "msg", channel: rec.channel, data };
       if (typeof rec.from === "string") frame.from = rec.from;
       return { ok: true, frame };
+    }
+    case "goaway": {
+      // Only well-formed suggestions survive: the SDK dials these URLs.
+      const nodes = Array.isArray(rec.nodes) ? rec.nodes.filter((n): n is { name: string; url: string } => typeof n === "object" && n !== null && typeof n.name === "string" && typeof n.url === "string") : [];
+      return { ok: true, frame: { op: "goaway", nodes, message: typeof rec.message === "string" ? rec.message : "" } };
     }
     case "ack":
     case "error":

@@ -36,6 +36,10 @@ export const ERRORS = {
   channel_conflict: { close: null, message: "the channel was replaced; subscribe again" },
   /** The channel could not be opened: its owner did not answer, or (strict mode) no majority of the mesh acknowledged it. */
   channel_unavailable: { close: null, message: "the channel cannot be opened now; try again" },
+  /** An operator disconnected this client (admin `kick`). The SDK does not reconnect after it. */
+  kicked: { close: 4010, message: "an operator disconnected this client" },
+  /** The node is draining: it takes no new clients (HTTP 503 at the upgrade); connect to another node. */
+  draining: { close: null, message: "the node is draining; connect to another node" },
   /** The node is shutting down; reconnect (the SDK does so by itself). */
   shutting_down: { close: 1001, message: "the node is shutting down" },
   /** A fault inside the node; it is logged, and the node and the connection keep running. */

@@ -87,7 +87,13 @@ export type CallBody =
   /** Owner -> member, strict opens: acknowledge that you can hear me. */
   | { kind: "vote"; channel: string }
   /** Member -> owner: acknowledged. */
-  | { kind: "voted" };
+  | { kind: "voted" }
+  /**
+   * Node shells' own requests and answers (the admin API): JSON text the core routes without
+   * reading. The shell authenticates it (src/node/admin-auth.ts).
+   */
+  | { kind: "rpc"; body: string }
+  | { kind: "rpcReply"; body: string };
 
 /** Frames between authenticated peers (the handshake is the shell's and never reaches the core). */
 export type PeerFrame =

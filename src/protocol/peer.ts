@@ -37,7 +37,7 @@ import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, Lsa, MemberR
  * - digest entry: [name, incarnation, state, lsaSeq, interestVersion]   (-1: none held)
  * - channel:      [name, instance, creator, owner, createdAt, verifier?, strict, closedAt?]
  * - CALL kinds:   "open" channel, verifier?, strict | "bound" [channel] | "refused" code, message
- *                 | "vote" channel | "voted"
+ *                 | "vote" channel | "voted" | "rpc" body | "rpcReply" body   (body: JSON text)
  *
  * Evolution: a decoder ignores fields after the ones it knows, so a later version may append a
  * field to a type; any other change needs a new type number. HELLO and WELCOME keep `v` first and
@@ -96,6 +96,8 @@ export const PEER_LIMITS = {
   verifierLength: 512,
   /** Channel records in one GOSSIP (a full registry is sent in chunks below this). */
   channelRecords: 10_000,
+  /** Longest rpc body (JSON text): an admin answer such as a large node's channel list. */
+  rpcBody: 2 * 1024 * 1024,
 } as const;
 
 /** What both handshake openers carry: the protocol version, who is speaking, and a fresh nonce. */
@@ -193,6 +195,9 @@ function callFields(b: CallBody): unknown[] {
       return [b.kind, b.channel];
     case "voted":
       return [b.kind];
+    case "rpc":
+    case "rpcReply":
+      return [b.kind, b.body];
   }
 }
 
@@ -457,8 +462,12 @@ function readCallBody(f: unknown[]): CallBody {
     }
     case "voted":
       return { kind: "voted" };
+    case "rpc":
+    case "rpcReply":
+      fields(f, 6, `call ${f[5]}`);
+      return { kind: f[5], body: str(f[6], PEER_LIMITS.rpcBody, "call.body") };
     default:
-      throw new Bad("call.kind must be open, bound, refused, vote or voted");
+      throw new Bad("call.kind must be open, bound, refused, vote, voted, rpc or rpcReply");
   }
 }
 

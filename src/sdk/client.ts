@@ -53,7 +53,7 @@ export class Client {
   /** The open socket, or null between connections. */
   private ws: WebSocket | null = null;
   /** Node addresses as WebSocket URLs, tried in order. */
-  private readonly urls: string[];
+  private urls: string[];
   /** Which of `urls` the next connection attempt uses (modulo its length). */
   private urlIndex = 0;
   /** Reconnect attempts since the last welcome, for the backoff. */
@@ -314,7 +314,31 @@ export class Client {
       }
       case "pong":
         return;
+      case "goaway":
+        return this.onGoaway(frame.nodes);
     }
+  }
+
+  /**
+   * The node is draining: move now, to the nodes it suggests (nearest first), ahead of the
+   * addresses given to connect(). Subscriptions and queued requests follow, as after any drop.
+   */
+  private onGoaway(nodes: { name: string; url: string }[]): void {
+    const current = this.urls[this.urlIndex % this.urls.length];
+    const next: string[] = [];
+    for (const n of nodes) {
+      try {
+        const url = toWebSocketUrl(n.url);
+        if (url !== current) next.push(url);
+      } catch {
+        // A suggestion that is not a node address is skipped, not fatal.
+      }
+    }
+    if (next.length === 0) return; // nowhere suggested: the node's close will start a normal reconnect
+    this.urls = [...new Set([...next, ...this.urls])];
+    this.urlIndex = 0;
+    this.attempt = 0;
+    this.ws?.close(1000, "moving: the node is draining");
   }
 
   private onWelcome(frame: Extract<ServerFrame, { op: "welcome" }>): void {
@@ -351,6 +375,8 @@ export class Client {
     if (this._state === "closed") return;
     const cause = codeOfClose(code);
     if (cause && cause !== "shutting_down") this.emit("error", new RelayError(cause, reason || undefined));
+    // An operator cut this client on purpose: coming straight back would undo it.
+    if (cause === "kicked") return this.close();
     if (this.firstConnect) {
       this.firstFailures++;
       this.urlIndex++;

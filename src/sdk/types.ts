@@ -43,8 +43,10 @@ export interface SubscribeOptions {
   /**
    * The channel's password. If this call opens the channel (its name is new to the mesh), the
    * channel becomes protected by it; otherwise it must match the channel's password (or be
-   * absent for an open channel), else the call rejects with `wrong_password`. Over ws:// it
-   * travels in clear: use wss:// across networks you do not trust.
+   * absent for an open channel), else the call rejects with `wrong_password`. The node checks it
+   * once per connection and channel: once this connection was admitted, later calls on the
+   * channel are not checked again. Over ws:// it travels in clear: use wss:// across networks
+   * you do not trust.
    */
   password?: string;
   /** Also receive this client's own publishes on the channel (default false). */
@@ -56,8 +58,10 @@ export interface PublishOptions {
   /**
    * The channel's password. If this call opens the channel (its name is new to the mesh), the
    * channel becomes protected by it; otherwise it must match the channel's password (or be
-   * absent for an open channel), else the call rejects with `wrong_password`. Over ws:// it
-   * travels in clear: use wss:// across networks you do not trust.
+   * absent for an open channel), else the call rejects with `wrong_password`. The node checks it
+   * once per connection and channel: once this connection was admitted, later calls on the
+   * channel are not checked again. Over ws:// it travels in clear: use wss:// across networks
+   * you do not trust.
    */
   password?: string;
 }
