@@ -126,3 +126,10 @@ export const JOIN_GRACE_MS = 10_000;
 export const REGSYNC_EVERY_MS = 10_000;
 /** Owners and requesters consider at most this many channel records per gossip frame. */
 export const CHANNEL_CHUNK = 256;
+
+// ---- load (load.ts): what the directory and the SDK's choice of node read ----
+
+/** A node's load floods at most this often while it changes (a burst of connects is one update). */
+export const LOAD_MIN_INTERVAL_MS = 1000;
+/** ... and at least this often when it does not, so a node that joined late learns it. */
+export const LOAD_REFRESH_MS = 15_000;

@@ -19,12 +19,13 @@ import {
   JOIN_GRACE_MS,
 } from "./constants.ts";
 import { ChannelRegistry } from "./channels.ts";
+import { LoadTable } from "./load.ts";
 import { DedupWindow } from "./dedup.ts";
 import { LinkStateGraph, type Tree } from "./graph.ts";
 import { InterestTable } from "./interest.ts";
 import { MemberTable, supersedes } from "./members.ts";
 import { Overlay, type Link } from "./overlay.ts";
-import type { CallBody, ChannelRecord, DigestEntry, Directive, InterestUpdate, LinkId, Lsa, MemberRecord, MeshEvent, NodeName, Payload, PeerFrame, PeerInfo } from "./types.ts";
+import type { CallBody, ChannelRecord, DigestEntry, Directive, InterestUpdate, LinkId, LoadRecord, Lsa, MemberRecord, MeshEvent, NodeName, Payload, PeerFrame, PeerInfo } from "./types.ts";
 
 /** What a node tells its mesh core at start. */
 export interface MeshConfig {
@@ -62,6 +63,10 @@ export interface MemberView {
   rtt: number | null;
   /** True when this node holds a link to it. */
   linked: boolean;
+  /** Client connections as the member last reported them (null: not heard yet). */
+  connections: number | null;
+  /** The member reported that it takes no new clients. */
+  draining: boolean;
 }
 
 /** Records waiting to be flooded, each with the link it came from (not sent back there). */
@@ -70,6 +75,7 @@ interface Outbox {
   lsas: Map<NodeName, { lsa: Lsa; from: LinkId | null }>;
   interests: { update: InterestUpdate; from: LinkId | null }[];
   channels: { record: ChannelRecord; from: LinkId | null }[];
+  loads: { record: LoadRecord; from: LinkId | null }[];
 }
 
 /** Most records in one gossip frame, so a frame stays far below the peer frame size limit. */
@@ -92,7 +98,8 @@ export class Mesh {
   /** Live links by id, and the link to each peer. */
   private readonly linkMap = new Map<LinkId, Link>();
   private readonly byPeer = new Map<NodeName, LinkId>();
-  private readonly outbox: Outbox = { members: new Map(), lsas: new Map(), interests: [], channels: [] };
+  private readonly outbox: Outbox = { members: new Map(), lsas: new Map(), interests: [], channels: [], loads: [] };
+  private readonly loads: LoadTable;
   /** The replicated channel registry; it reaches the network through the host made in the constructor. */
   private readonly registry: ChannelRegistry;
   /** membershipChanges as the registry last heard of it: a difference means ownership may have moved. */
@@ -128,6 +135,7 @@ export class Mesh {
     this.maxPeers = config.maxPeers;
     this.overlay = new Overlay(config.seeds, config.maxPeers, random);
     this.joinGraceUntil = config.seeds.length > 0 ? null : -Infinity;
+    this.loads = new LoadTable(this.self.name, () => this.self.incarnation);
     this.table.merge({ ...this.selfRecord() }, 0);
     this.graph.put({ origin: this.self.name, incarnation: this.self.incarnation, seq: 0, links: [] }, 0);
     const mesh = this;
@@ -181,6 +189,11 @@ export class Mesh {
       case "open":
         this.registry.open(event.req, event.channel, event.verifier, event.strict, now);
         break;
+      case "load": {
+        const record = this.loads.local(event.connections, event.draining, now);
+        if (record) this.outbox.loads.push({ record, from: null });
+        break;
+      }
       case "closeChannel":
         this.registry.close(event.channel, now);
         break;
@@ -225,6 +238,8 @@ export class Mesh {
         state: m.record.state,
         rtt: m.record.name === this.self.name ? 0 : (link?.rtt ?? m.probedRtt),
         linked: link !== undefined,
+        connections: this.loads.get(m.record.name)?.connections ?? null,
+        draining: this.loads.get(m.record.name)?.draining ?? false,
       });
     }
     return views.sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -456,6 +471,10 @@ export class Mesh {
     // A delta that does not follow what we hold: ask this peer for everything newer than ours.
     if (gap) this.send(from, this.digest(true));
     for (const record of frame.channels) if (this.registry.apply(record, now)) this.outbox.channels.push({ record, from });
+    for (const record of frame.loads) {
+      const state = this.table.get(record.origin)?.record.state;
+      if ((state === "alive" || state === "suspect") && this.loads.apply(record)) this.outbox.loads.push({ record, from });
+    }
   }
 
   // ---- channel registry ----
@@ -502,7 +521,7 @@ export class Mesh {
   }
 
   private sendRecords(link: LinkId, records: ChannelRecord[]): void {
-    for (let i = 0; i < records.length; i += CHANNEL_CHUNK) this.send(link, { t: "gossip", members: [], lsas: [], interests: [], channels: records.slice(i, i + CHANNEL_CHUNK) });
+    for (let i = 0; i < records.length; i += CHANNEL_CHUNK) this.send(link, { t: "gossip", members: [], lsas: [], interests: [], channels: records.slice(i, i + CHANNEL_CHUNK), loads: [] });
   }
 
   /** A call for this node goes to the registry; any other is relayed one hop closer to its target. */
@@ -580,6 +599,7 @@ export class Mesh {
   private forgetRoutes(name: NodeName): void {
     this.graph.remove(name, this.clock);
     this.interest.forget(name);
+    this.loads.forget(name);
     this.unreportedSince.delete(name);
   }
 
@@ -613,7 +633,8 @@ export class Mesh {
       }
     }
     for (let i = 0; i < Math.max(members.length, lsas.length, interests.length); i += GOSSIP_CHUNK) {
-      this.send(from, { t: "gossip", members: members.slice(i, i + GOSSIP_CHUNK), lsas: lsas.slice(i, i + GOSSIP_CHUNK), interests: interests.slice(i, i + GOSSIP_CHUNK), channels: [] });
+      // Loads are soft state without digest entries: whoever asks gets them all with the first chunk.
+      this.send(from, { t: "gossip", members: members.slice(i, i + GOSSIP_CHUNK), lsas: lsas.slice(i, i + GOSSIP_CHUNK), interests: interests.slice(i, i + GOSSIP_CHUNK), channels: [], loads: i === 0 ? this.loads.all() : [] });
     }
     if (!reply) return;
     const weLack = entries.some((e) => {
@@ -726,11 +747,13 @@ export class Mesh {
   /** Sends the batched records to every link except the one each came from. */
   private flushOutbox(): void {
     const ob = this.outbox;
-    if (ob.members.size === 0 && ob.lsas.size === 0 && ob.interests.length === 0 && ob.channels.length === 0) return;
+    if (ob.members.size === 0 && ob.lsas.size === 0 && ob.interests.length === 0 && ob.channels.length === 0 && ob.loads.length === 0) return;
     const members = [...ob.members.values()];
     const lsas = [...ob.lsas.values()];
     const interests = ob.interests;
     const channels = ob.channels;
+    const loads = ob.loads;
+    ob.loads = [];
     ob.members = new Map();
     ob.lsas = new Map();
     ob.interests = [];
@@ -740,8 +763,9 @@ export class Mesh {
       const l = lsas.filter((x) => x.from !== id).map((x) => x.lsa);
       const i = interests.filter((x) => x.from !== id).map((x) => x.update);
       const c = channels.filter((x) => x.from !== id).map((x) => x.record);
-      for (let k = 0; k < Math.max(m.length, l.length, i.length, c.length); k += GOSSIP_CHUNK) {
-        this.send(id, { t: "gossip", members: m.slice(k, k + GOSSIP_CHUNK), lsas: l.slice(k, k + GOSSIP_CHUNK), interests: i.slice(k, k + GOSSIP_CHUNK), channels: c.slice(k, k + GOSSIP_CHUNK) });
+      const o = loads.filter((x) => x.from !== id).map((x) => x.record);
+      for (let k = 0; k < Math.max(m.length, l.length, i.length, c.length, o.length); k += GOSSIP_CHUNK) {
+        this.send(id, { t: "gossip", members: m.slice(k, k + GOSSIP_CHUNK), lsas: l.slice(k, k + GOSSIP_CHUNK), interests: i.slice(k, k + GOSSIP_CHUNK), channels: c.slice(k, k + GOSSIP_CHUNK), loads: o.slice(k, k + GOSSIP_CHUNK) });
       }
     }
   }

@@ -4,9 +4,9 @@
  * the node shell (src/node) and the simulator (test/sim) both drive it through these types.
  */
 
-import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeName, Payload, PeerFrame } from "../protocol/peer-frames.ts";
+import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, LoadRecord, Lsa, MemberRecord, MemberState, NodeName, Payload, PeerFrame } from "../protocol/peer-frames.ts";
 
-export type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeName, Payload, PeerFrame };
+export type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, LoadRecord, Lsa, MemberRecord, MemberState, NodeName, Payload, PeerFrame };
 
 /** The shell's handle for one authenticated peer socket. */
 export type LinkId = number;
@@ -51,6 +51,8 @@ export type MeshEvent =
   | { type: "call"; to: NodeName; req: number; body: Extract<CallBody, { kind: "rpc" | "rpcReply" }> }
   /** An operator closes a channel now (admin close-channel): its record becomes a tombstone everywhere. */
   | { type: "closeChannel"; channel: string }
+  /** This node's load now (the shell reports it every tick; the core floods it when it moved). */
+  | { type: "load"; connections: number; draining: boolean }
   /** The node is shutting down: tell the peers. */
   | { type: "leave" };
 

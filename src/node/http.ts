@@ -65,10 +65,12 @@ export function handleHttp(req: Request, ctx: HttpContext): Response {
       return new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
     case "/channels":
       return Response.json({ node: ctx.name, channels: ctx.channels() });
+    case "/events":
+      return Response.json({ node: ctx.name, events: ctx.mesh()?.events() ?? [] });
     case "/":
       return new Response(statusPage(ctx.name), { headers: { "Content-Type": "text/html; charset=utf-8" } });
     default:
-      return Response.json({ error: { code: "not_found", message: `no route ${pathname}; try /, /healthz, /metrics, /nodes, /topology, /channels` } }, { status: 404 });
+      return Response.json({ error: { code: "not_found", message: `no route ${pathname}; try /, /healthz, /metrics, /nodes, /topology, /channels, /events` } }, { status: 404 });
   }
 }
 
@@ -80,7 +82,9 @@ function nodes(ctx: HttpContext) {
   return {
     self: ctx.name,
     nodes: mesh.mesh.members().map((m) =>
-      m.name === ctx.name ? { ...selfRow, incarnation: m.incarnation } : { name: m.name, url: m.url, state: m.state, region: m.region || null, incarnation: m.incarnation, rtt: m.rtt === null ? null : Math.round(m.rtt * 100) / 100, linked: m.linked, self: false },
+      m.name === ctx.name
+        ? { ...selfRow, incarnation: m.incarnation }
+        : { name: m.name, url: m.url, state: m.state, region: m.region || null, incarnation: m.incarnation, rtt: m.rtt === null ? null : Math.round(m.rtt * 100) / 100, linked: m.linked, self: false, connections: m.connections, draining: m.draining },
     ),
   };
 }

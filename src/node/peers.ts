@@ -18,6 +18,8 @@ const PROBE_TIMEOUT_MS = 2000;
  * small enough that a batch never waits on one big copy.
  */
 const BATCH_MAX_BYTES = 64 * 1024;
+/** Recent membership and link events kept for the dashboard (GET /events). */
+const EVENT_RING = 100;
 
 /** One peer socket, inbound or outbound, before and after its handshake. */
 interface PeerConn {
@@ -54,6 +56,8 @@ export interface PeerDeps {
   now: () => number;
   /** Hands a message from another node to local subscribers of that channel instance. */
   deliver: (channel: string, instance: string, data: unknown, from: string | undefined) => void;
+  /** This node's load, reported to the mesh every tick (it floods it when it moved). */
+  load: () => { connections: number; draining: boolean };
   /** A shell-level call (admin rpc) arrived from a node. */
   called: (from: string, req: number, kind: "rpc" | "rpcReply", body: string) => void;
   /** A channel instance lost a conflict or was closed: turn its local clients away. */
@@ -76,6 +80,8 @@ export class PeerLinks {
   /** Links with a batch waiting, and whether a flush is scheduled for the end of this turn. */
   private readonly unflushed = new Set<PeerConn>();
   private flushScheduled = false;
+  /** The core's info-level log lines (joins, leaves, suspect and dead verdicts, link changes), newest last. */
+  private readonly recent: { at: string; message: string }[] = [];
   /** Opens waiting for the core's answer, by request number. */
   private readonly opens = new Map<number, { resolve: (r: ChannelRecord) => void; reject: (e: Error) => void }>();
   private nextOpen = 1;
@@ -97,7 +103,10 @@ export class PeerLinks {
 
   /** Starts ticking (and so joining through the seeds). */
   start(): void {
-    this.tickTimer = setInterval(() => this.handle({ type: "tick" }), timing.TICK_MS);
+    this.tickTimer = setInterval(() => {
+      this.handle({ type: "load", ...this.deps.load() });
+      this.handle({ type: "tick" });
+    }, timing.TICK_MS);
     this.handle({ type: "tick" });
   }
 
@@ -124,6 +133,11 @@ export class PeerLinks {
       this.opens.set(req, { resolve, reject });
       this.handle({ type: "open", req, channel, verifier, strict });
     });
+  }
+
+  /** Recent membership and link events, oldest first (the dashboard's event list). */
+  events(): { at: string; message: string }[] {
+    return [...this.recent];
   }
 
   /** Number of links the mesh holds (a link it is turning away is not counted). */
@@ -206,6 +220,10 @@ export class PeerLinks {
       case "called":
         return this.deps.called(d.from, d.req, d.body.kind, d.body.body);
       case "log":
+        if (d.level !== "debug") {
+          this.recent.push({ at: new Date().toISOString(), message: d.message });
+          if (this.recent.length > EVENT_RING) this.recent.shift();
+        }
         return void this.deps.log[d.level](`mesh: ${d.message}`);
     }
   }

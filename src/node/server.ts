@@ -240,6 +240,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     },
     channelLost: (record, reason, winner) => turnAway(record, reason, winner),
     called: (from, req, kind, body) => admin.onCalled(from, req, kind, body),
+    load: () => ({ connections: sessions.size, draining: state === "draining" }),
   });
   const peers: PeerLinks | null = config.clusterKey ? mesh : null;
   mesh.start();

@@ -76,6 +76,18 @@ export interface ChannelRecord {
   closedAt: number | null;
 }
 
+/** A node's load, as the directory shows it: flooded when it moves, refreshed now and then. */
+export interface LoadRecord {
+  origin: NodeName;
+  incarnation: number;
+  /** Raised at every report; a receiver keeps the highest (incarnation, seq). */
+  seq: number;
+  /** Client connections. */
+  connections: number;
+  /** The node takes no new clients. */
+  draining: boolean;
+}
+
 /** Requests and answers routed hop by hop to one node (CALL frames). */
 export type CallBody =
   /** Requester -> owner: bind this name, or tell me who holds it. */
@@ -99,7 +111,7 @@ export type CallBody =
 export type PeerFrame =
   | { t: "ping"; ts: number }
   | { t: "pong"; ts: number }
-  | { t: "gossip"; members: MemberRecord[]; lsas: Lsa[]; interests: InterestUpdate[]; channels: ChannelRecord[] }
+  | { t: "gossip"; members: MemberRecord[]; lsas: Lsa[]; interests: InterestUpdate[]; channels: ChannelRecord[]; loads: LoadRecord[] }
   | { t: "digest"; entries: DigestEntry[]; reply: boolean }
   | { t: "data"; origin: NodeName; incarnation: number; seq: number; hops: number; channel: string; instance: string; from?: string; data: Payload }
   /** Registry anti-entropy: the sender's registry hash; `reply` asks for the receiver's records when they differ. */

@@ -2,7 +2,7 @@ import type { Decoder } from "@msgpack/msgpack";
 import { isChannelName } from "./channel.ts";
 import { MAX_PAYLOAD_DEPTH } from "./client.ts";
 import { encoder, makeDecoder } from "./msgpack.ts";
-import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, Lsa, MemberRecord, MemberState, NodeName, PeerFrame } from "./peer-frames.ts";
+import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, LoadRecord, Lsa, MemberRecord, MemberState, NodeName, PeerFrame } from "./peer-frames.ts";
 
 /**
  * The peer wire codec: MessagePack binary frames between nodes, on their own WebSocket path.
@@ -22,7 +22,7 @@ import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, Lsa, MemberR
  * | 4    | REFUSE  | code, message                                                      |
  * | 10   | PING    | ts                                                                 |
  * | 11   | PONG    | ts (echoed from the PING)                                          |
- * | 12   | GOSSIP  | [member], [lsa], [interest], [channel]                             |
+ * | 12   | GOSSIP  | [member], [lsa], [interest], [channel], [load]                     |
  * | 13   | DIGEST  | [digest entry], reply (bool)                                       |
  * | 14   | (retired: DATA of v1, without the instance)                                  |
  * | 15   | LEAVE   | name, incarnation                                                  |
@@ -36,6 +36,7 @@ import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, Lsa, MemberR
  * - interest:     [origin, incarnation, version, full (bool), [channel added], [channel removed]]
  * - digest entry: [name, incarnation, state, lsaSeq, interestVersion]   (-1: none held)
  * - channel:      [name, instance, creator, owner, createdAt, verifier?, strict, closedAt?]
+ * - load:         [origin, incarnation, seq, connections, draining]
  * - CALL kinds:   "open" channel, verifier?, strict | "bound" [channel] | "refused" code, message
  *                 | "vote" channel | "voted" | "rpc" body | "rpcReply" body   (body: JSON text)
  *
@@ -158,7 +159,7 @@ export function encodePeerFrame(frame: WireFrame): Uint8Array {
     case "pong":
       return encoder.encode([type, frame.ts]);
     case "gossip":
-      return encoder.encode([type, frame.members.map(memberFields), frame.lsas.map(lsaFields), frame.interests.map(interestFields), frame.channels.map(channelFields)]);
+      return encoder.encode([type, frame.members.map(memberFields), frame.lsas.map(lsaFields), frame.interests.map(interestFields), frame.channels.map(channelFields), frame.loads.map(loadFields)]);
     case "regsync":
       return encoder.encode([type, frame.hash, frame.reply]);
     case "call":
@@ -182,6 +183,7 @@ const memberFields = (m: MemberRecord) => [m.name, m.incarnation, m.url, m.regio
 const lsaFields = (l: Lsa) => [l.origin, l.incarnation, l.seq, l.links];
 const interestFields = (i: InterestUpdate) => [i.origin, i.incarnation, i.version, i.full, i.add, i.remove];
 const digestFields = (d: DigestEntry) => [d.name, d.incarnation, d.state, d.lsaSeq, d.interestVersion];
+const loadFields = (l: LoadRecord) => [l.origin, l.incarnation, l.seq, l.connections, l.draining];
 const channelFields = (c: ChannelRecord) => [c.name, c.instance, c.creator, c.owner, c.createdAt, c.verifier, c.strict, c.closedAt];
 function callFields(b: CallBody): unknown[] {
   switch (b.kind) {
@@ -333,6 +335,7 @@ const READERS: Record<number, Reader> = {
       lsas: list(f[2], PEER_LIMITS.gossipEntries, "gossip.lsas").map(readLsa),
       interests: list(f[3], PEER_LIMITS.gossipEntries, "gossip.interests").map(readInterest),
       channels: list(f[4] ?? [], PEER_LIMITS.channelRecords, "gossip.channels").map(readChannel),
+      loads: list(f[5] ?? [], PEER_LIMITS.gossipEntries, "gossip.loads").map(readLoad),
     };
   },
   [PEER_FRAME_TYPES.regsync]: (f) => {
@@ -433,6 +436,11 @@ function readChannel(c: unknown, i: number): ChannelRecord {
     strict: bool(f[6], "channel.strict"),
     closedAt: f[7] === null ? null : num(f[7], "channel.closedAt"),
   };
+}
+
+function readLoad(l: unknown, i: number): LoadRecord {
+  const f = record(l, 5, `gossip.loads[${i}]`);
+  return { origin: nodeName(f[0], "load.origin"), incarnation: uint(f[1], "load.incarnation"), seq: uint(f[2], "load.seq"), connections: uint(f[3], "load.connections"), draining: bool(f[4], "load.draining") };
 }
 
 function readCallBody(f: unknown[]): CallBody {

@@ -27,6 +27,7 @@ const frame: fc.Arbitrary<PeerFrame> = fc.oneof(
     channels: list(
       fc.record({ name, instance: name, creator: name, owner: name, createdAt: rtt, verifier: fc.option(name), strict: fc.boolean(), closedAt: fc.option(rtt) }),
     ),
+    loads: list(fc.record({ origin: name, incarnation: count, seq: count, connections: count, draining: fc.boolean() })),
   }),
   fc.record({ t: fc.constant("regsync" as const), hash: fc.integer({ min: 0, max: 0xffffffff }), reply: fc.boolean() }),
   fc.record(

@@ -94,7 +94,8 @@ export function peerFrameSize(frame: PeerFrame): number {
         listSize(frame.members, (m) => 1 + strSize(m.name) + numberSize(m.incarnation) + strSize(m.url) + strSize(m.region) + strSize(m.state)) +
         listSize(frame.lsas, (l) => 1 + strSize(l.origin) + numberSize(l.incarnation) + numberSize(l.seq) + listSize(l.links, ([peer, rtt]) => 1 + strSize(peer) + numberSize(rtt))) +
         listSize(frame.interests, (i) => 1 + strSize(i.origin) + numberSize(i.incarnation) + numberSize(i.version) + 1 + listSize(i.add, strSize) + listSize(i.remove, strSize)) +
-        listSize(frame.channels, (c) => msgpackSize([c.name, c.instance, c.creator, c.owner, c.createdAt, c.verifier, c.strict, c.closedAt]))
+        listSize(frame.channels, (c) => msgpackSize([c.name, c.instance, c.creator, c.owner, c.createdAt, c.verifier, c.strict, c.closedAt])) +
+        listSize(frame.loads, (l) => msgpackSize([l.origin, l.incarnation, l.seq, l.connections, l.draining]))
       );
     case "digest":
       return 1 + numberSize(type) + listSize(frame.entries, (d) => 1 + strSize(d.name) + numberSize(d.incarnation) + strSize(d.state) + numberSize(d.lsaSeq) + numberSize(d.interestVersion)) + 1;

@@ -192,7 +192,7 @@ const frameArbs: Record<WireFrame["t"], fc.Arbitrary<WireFrame>> = {
   refuse: fc.record({ t: fc.constant("refuse" as const), code: fc.stringMatching(/^[a-z0-9_]{1,64}$/), message: fc.string({ maxLength: 300 }) }),
   ping: fc.record({ t: fc.constant("ping" as const), ts: ms }),
   pong: fc.record({ t: fc.constant("pong" as const), ts: ms }),
-  gossip: fc.record({ t: fc.constant("gossip" as const), members: fc.array(member, { maxLength: 5 }), lsas: fc.array(lsa, { maxLength: 5 }), interests: fc.array(interest, { maxLength: 5 }), channels: fc.array(channelRecord, { maxLength: 5 }) }),
+  gossip: fc.record({ t: fc.constant("gossip" as const), members: fc.array(member, { maxLength: 5 }), lsas: fc.array(lsa, { maxLength: 5 }), interests: fc.array(interest, { maxLength: 5 }), channels: fc.array(channelRecord, { maxLength: 5 }), loads: fc.array(fc.record({ origin: name, incarnation: uint, seq: uint, connections: uint, draining: fc.boolean() }), { maxLength: 5 }) }),
   regsync: fc.record({ t: fc.constant("regsync" as const), hash: fc.integer({ min: 0, max: 0xffffffff }), reply: fc.boolean() }),
   call: fc.record({ t: fc.constant("call" as const), to: name, from: name, hops: fc.integer({ min: 0, max: PEER_LIMITS.hops }), req: uint, body: callBody }),
   digest: fc.record({ t: fc.constant("digest" as const), entries: fc.array(digestEntry, { maxLength: 10 }), reply: fc.boolean() }),
