@@ -184,7 +184,7 @@ export class Mesh {
         this.interest.setLocal(event.channel, event.interested);
         break;
       case "publish":
-        this.originate(event.channel, event.instance, event.data, event.from);
+        this.originate(event.channel, event.instance, event.data, event.from, event.n);
         break;
       case "open":
         this.registry.open(event.req, event.channel, event.verifier, event.strict, now);
@@ -653,10 +653,12 @@ export class Mesh {
 
   // ---- data ----
 
-  private originate(channel: string, instance: string, data: Payload, from: string): void {
+  private originate(channel: string, instance: string, data: Payload, from: string, n: number | undefined): void {
     const seq = this.dataSeq++;
     this.dedup.seen(this.self.name, this.self.incarnation, seq);
-    this.forward({ t: "data", origin: this.self.name, incarnation: this.self.incarnation, seq, hops: 0, channel, instance, from, data }, null);
+    const frame: Extract<PeerFrame, { t: "data" }> = { t: "data", origin: this.self.name, incarnation: this.self.incarnation, seq, hops: 0, channel, instance, from, data };
+    if (n !== undefined) frame.n = n;
+    this.forward(frame, null);
   }
 
   private onData(from: LinkId, frame: Extract<PeerFrame, { t: "data" }>): void {
@@ -673,6 +675,7 @@ export class Mesh {
       this.counters.delivered++;
       const d: Directive = { type: "deliver", channel: frame.channel, instance: frame.instance, data: frame.data };
       if (frame.from !== undefined) d.from = frame.from;
+      if (frame.n !== undefined) d.n = frame.n;
       this.out.push(d);
     }
     this.forward({ ...frame, hops: frame.hops + 1 }, from);

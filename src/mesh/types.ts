@@ -41,7 +41,7 @@ export type MeshEvent =
   /** A local channel gained its first (true) or lost its last (false) subscriber. */
   | { type: "interest"; channel: string; interested: boolean }
   /** A local client published to a channel instance it was admitted to: route it to every interested node. */
-  | { type: "publish"; channel: string; instance: string; data: Payload; from: string }
+  | { type: "publish"; channel: string; instance: string; data: Payload; from: string; n?: number }
   /**
    * A local client needs a channel the registry may not hold: answered by `opened` or `openFailed`
    * with the same `req`. `verifier` protects the channel if this open binds it.
@@ -65,7 +65,7 @@ export type Directive =
   /** Measure the RTT to a member that is not linked (a few samples, the minimum). */
   | { type: "probe"; name: NodeName; url: string }
   /** Hand a message from another node to local subscribers of that channel instance. */
-  | { type: "deliver"; channel: string; instance: string; data: Payload; from?: string }
+  | { type: "deliver"; channel: string; instance: string; data: Payload; from?: string; n?: number }
   /** The channel an `open` asked for: bound by it, or already held (check the client's password against its verifier). */
   | { type: "opened"; req: number; record: ChannelRecord }
   | { type: "openFailed"; req: number; code: "channel_unavailable"; message: string }

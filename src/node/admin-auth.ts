@@ -97,17 +97,25 @@ export class CommandVerifier {
     }
     if (c.target !== this.self) return { ok: false, code: "wrong_target", message: `command ${c.id} is for ${c.target}, not ${this.self}` };
     if (c.expires <= now || c.expires > now + COMMAND_TTL_MS + MAX_SKEW_MS) return { ok: false, code: "expired", message: `command ${c.id} from ${c.origin} expired or is stamped too far ahead` };
-    this.purge(now);
+    this.purge(now, false);
+    if (this.seen.size >= REPLAY_WINDOW_SIZE) this.purge(now, true);
     if (this.seen.has(c.id)) return { ok: false, code: "replayed", message: `command ${c.id} from ${c.origin} was already carried out` };
     if (this.seen.size >= REPLAY_WINDOW_SIZE) return { ok: false, code: "replayed", message: "too many commands in flight; refusing until the window drains" };
     this.seen.set(c.id, c.expires);
     return { ok: true };
   }
 
-  private purge(now: number): void {
-    // Map order is insertion order, and expiries grow with it (give or take skew): stop at the first live one.
+  /**
+   * Forgets expired nonces. Map order is insertion order and expiries mostly grow with it, so the
+   * cheap pass stops at the first live one; a full window gets a full pass, since skewed expiries
+   * can hide expired nonces behind a live one.
+   */
+  private purge(now: number, full: boolean): void {
     for (const [id, expires] of this.seen) {
-      if (expires > now) break;
+      if (expires > now) {
+        if (full) continue;
+        break;
+      }
       this.seen.delete(id);
     }
   }

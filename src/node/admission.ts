@@ -1,9 +1,9 @@
 import type { ChannelRecord } from "../mesh/index.ts";
 import type { ErrorCode } from "../protocol/index.ts";
-import type { ClientSocket } from "./session.ts";
+import type { Admitted, ClientSocket } from "./session.ts";
 
 /** The outcome of admitting a client to a channel: the instance it may use, or the refusal. */
-export type Admission = { ok: true; instance: string } | { ok: false; code: ErrorCode; message: string };
+export type Admission = { ok: true; admitted: Admitted } | { ok: false; code: ErrorCode; message: string };
 
 /**
  * argon2id cost for channel verifiers: OWASP's recommended minimum for argon2id (19 MiB of memory,
@@ -11,6 +11,12 @@ export type Admission = { ok: true; instance: string } | { ok: false; code: Erro
  * to check a burst of joins; Bun's default (64 MiB) would let 20 concurrent joins take 1.3 GB.
  */
 const ARGON2 = { algorithm: "argon2id", memoryCost: 19_456, timeCost: 2 } as const;
+/**
+ * Channels one connection stays admitted to at once. Subscriptions are capped by
+ * --max-subscriptions, but a client may publish to any number of channels; past this the oldest
+ * admission is forgotten (the client passes the check again if it comes back to that channel).
+ */
+const MAX_ADMITTED = 1024;
 /** At most this many argon2 runs at once; more wait their turn, so a join storm cannot exhaust memory. */
 const ARGON2_PARALLEL = 4;
 
@@ -36,11 +42,11 @@ export class ChannelAdmission {
 
   constructor(private readonly deps: AdmissionDeps) {}
 
-  /** The instance this client may use on `channel` without a check, or null. The hot path. */
-  fast(ws: ClientSocket, channel: string): string | null {
-    const instance = ws.data.admitted?.get(channel);
-    if (instance === undefined) return null;
-    return this.deps.channel(channel)?.instance === instance ? instance : null;
+  /** The admission this client holds on `channel`, if its instance still holds the name; else null. The hot path. */
+  fast(ws: ClientSocket, channel: string): Admitted | null {
+    const admitted = ws.data.admitted?.get(channel);
+    if (admitted === undefined) return null;
+    return this.deps.channel(channel)?.instance === admitted.instance ? admitted : null;
   }
 
   /**
@@ -71,7 +77,7 @@ export class ChannelAdmission {
     // A record can be replaced while argon2 runs (a partition healing): check again, a few times.
     for (let attempt = 0; attempt < 3; attempt++) {
       const ready = this.fast(ws, channel);
-      if (ready !== null) return { ok: true, instance: ready };
+      if (ready !== null) return { ok: true, admitted: ready };
       let record = this.deps.channel(channel);
       let ours: string | null = null;
       if (!record) {
@@ -85,14 +91,17 @@ export class ChannelAdmission {
       const verdict = await this.verify(record, password, ours);
       if (!verdict.ok) return verdict;
       if (this.deps.channel(channel)?.instance !== record.instance) continue;
-      (ws.data.admitted ??= new Map()).set(channel, record.instance);
-      return { ok: true, instance: record.instance };
+      const all = (ws.data.admitted ??= new Map());
+      if (all.size >= MAX_ADMITTED) all.delete(all.keys().next().value!);
+      const admitted: Admitted = { instance: record.instance, n: 0 };
+      all.set(channel, admitted);
+      return { ok: true, admitted };
     }
     return { ok: false, code: "channel_unavailable", message: `channel ${channel} kept changing while this node checked it; try again` };
   }
 
-  private async verify(record: ChannelRecord, password: string | undefined, ours: string | null): Promise<Admission> {
-    const ok: Admission = { ok: true, instance: record.instance };
+  private async verify(record: ChannelRecord, password: string | undefined, ours: string | null): Promise<{ ok: true } | Extract<Admission, { ok: false }>> {
+    const ok = { ok: true as const };
     if (record.verifier === null) {
       // A password for an open channel is refused rather than ignored: whoever sent it believes
       // the channel is private, and must not publish into a public one by mistake.

@@ -6,7 +6,7 @@ import type { Config } from "./config.ts";
 import type { Fanout } from "./fanout.ts";
 import type { Metrics } from "./metrics.ts";
 import { take } from "./ratelimit.ts";
-import type { ClientSocket } from "./session.ts";
+import type { Admitted, ClientSocket } from "./session.ts";
 import type { LocalSubscriptions } from "./subscriptions.ts";
 
 /**
@@ -75,16 +75,16 @@ export class ClientHandler {
     if (payload.size > this.config.maxPayload) {
       return this.sendError(ws, "payload_too_large", `the payload is ${payload.size} bytes; this node allows ${this.config.maxPayload}`, frame.id);
     }
-    const instance = this.admission.fast(ws, frame.channel);
-    if (instance !== null) return this.publish(ws, frame, payload, instance);
+    const admitted = this.admission.fast(ws, frame.channel);
+    if (admitted !== null) return this.publish(ws, frame, payload, admitted);
     // First use of this channel on this connection: the password check (and, for a name the
     // registry lacks, the confirmed open) comes first; nothing is published before it passes.
     this.admitThen(ws, frame.channel, frame.password, frame.id, (admitted) => this.publish(ws, frame, payload, admitted));
   }
 
-  private publish(ws: ClientSocket, frame: Extract<ClientFrame, { op: "pub" }>, payload: PayloadInfo, instance: string): void {
+  private publish(ws: ClientSocket, frame: Extract<ClientFrame, { op: "pub" }>, payload: PayloadInfo, admitted: Admitted): void {
     this.metrics.publishes++;
-    this.fanout.publishFromClient(ws, frame.channel, instance, frame.data, payload.json);
+    this.fanout.publishFromClient(ws, frame.channel, admitted.instance, ++admitted.n, frame.data, payload.json);
     if (frame.id !== undefined) this.send(ws, { op: "ack", id: frame.id });
   }
 
@@ -93,20 +93,20 @@ export class ClientHandler {
     if (!s.subs.has(frame.channel) && s.subs.size >= this.config.maxSubscriptions) {
       return this.sendError(ws, "too_many_subscriptions", `this connection already holds ${this.config.maxSubscriptions} subscriptions`, frame.id);
     }
-    const subscribe = (instance: string): void => {
+    const subscribe = ({ instance }: Admitted): void => {
       if (!s.subs.has(frame.channel) && s.subs.size >= this.config.maxSubscriptions) {
         return this.sendError(ws, "too_many_subscriptions", `this connection already holds ${this.config.maxSubscriptions} subscriptions`, frame.id);
       }
       this.subs.add(ws, frame.channel, instance, frame.echo === true);
       if (frame.id !== undefined) this.send(ws, { op: "ack", id: frame.id });
     };
-    const instance = this.admission.fast(ws, frame.channel);
-    if (instance !== null) return subscribe(instance);
+    const admitted = this.admission.fast(ws, frame.channel);
+    if (admitted !== null) return subscribe(admitted);
     this.admitThen(ws, frame.channel, frame.password, frame.id, subscribe);
   }
 
   /** Runs `then` once the client is admitted to the channel, unless it left meanwhile; else sends the refusal. */
-  private admitThen(ws: ClientSocket, channel: string, password: string | undefined, id: RequestId | undefined, then: (instance: string) => void): void {
+  private admitThen(ws: ClientSocket, channel: string, password: string | undefined, id: RequestId | undefined, then: (admitted: Admitted) => void): void {
     this.admission.admit(ws, channel, password).then(
       (result: Admission) => {
         if (ws.data.closing !== null || ws.readyState !== 1) return;
@@ -115,7 +115,7 @@ export class ClientHandler {
           return this.sendError(ws, result.code, result.message, id);
         }
         try {
-          then(result.instance);
+          then(result.admitted);
         } catch (err) {
           this.log.error(`client ${ws.data.id}: ${channel} failed after admission`, err);
           this.sendError(ws, "internal", ERRORS.internal.message, id);

@@ -1,12 +1,16 @@
 /**
  * The dashboard's browser script, inlined by status-page.ts into the page at GET /. It polls the
  * node's own JSON routes every ~2 s and redraws: the status cards (/healthz), the mesh map as an
- * inline SVG (/topology), the members table (/nodes) and the channels table (/channels); it also
- * runs the "Try it" console over the node's client WebSocket.
+ * inline SVG (/topology), the members table (/nodes), the channels table (/channels) and the recent
+ * events (/events). Once an admin token is entered it also polls /admin/stats and offers the admin
+ * commands (drain, log level, kick, close a channel). It also runs the "Try it" console over the
+ * node's client WebSocket.
  *
  * Invariants:
- * - every string that came from the network reaches the DOM through textContent or an attribute
- *   set with setAttribute on an element made by createElement(NS); never through innerHTML;
+ * - every string that came from the network reaches the DOM through textContent, a text node, or an
+ *   attribute set with setAttribute on an element made by createElement(NS); never through innerHTML;
+ * - the admin token lives in one variable only: never in storage, a cookie or the URL, so a reload
+ *   forgets it; a refusal of the token (401, or 403 admin_disabled) forgets it too;
  * - the map layout is a pure function of the topology (no randomness, no clock): nodes sit on one
  *   circle ordered by (region, name), with a gap between regions, so the same mesh always draws the
  *   same picture, and a node keeps its place while the others' states change;
@@ -50,27 +54,76 @@ function fillRows(tbody, rows, columns, empty) {
 }
 const pill = (state) => make("span", { class: "state " + state }, state);
 
-// ---- status cards and channels ----
+// ---- status cards, members, channels, events ----
 
 async function refreshStatus() {
   const h = await getJson("/healthz");
   set("status", h.status); $("status").className = h.status === "ok" ? "ok" : "bad";
   set("version", h.version); set("uptime", dur(h.uptimeSeconds));
   for (const k of ["connections", "subscriptions", "channels", "peers", "members"]) set(k, h[k] ?? "\u2013");
-  const c = await getJson("/channels");
-  fillRows($("chanrows"), c.channels.map((ch) => [ch.name, ch.subscribers]), 2, "none yet");
 }
 
-// ---- members table ----
+/** A name cell, tagged when it is this node. */
+function nameCell(name, isSelf) {
+  const cell = make("span", {}, name);
+  if (isSelf) cell.append(" ", make("span", { class: "tag" }, "this node"));
+  return cell;
+}
+/** A sort order on names: this node (self) first, then by name. */
+const selfFirst = (self) => (a, b) => (b === self) - (a === self) || byName(a, b);
 
 async function refreshMembers() {
   const data = await getJson("/nodes");
-  const rows = [...data.nodes].sort((a, b) => (b.self === true) - (a.self === true) || byName(a.name, b.name)).map((m) => {
-    const name = make("span", {}, m.name);
-    if (m.self) name.append(" ", make("span", { class: "tag" }, "this node"));
-    return [name, m.region || "\u2013", pill(m.state), m.self ? "\u2013" : m.rtt == null ? "not measured" : ms(m.rtt), m.self ? "\u2013" : m.linked ? "yes" : "no"];
+  const nodes = [...data.nodes].sort((a, b) => selfFirst(data.self)(a.name, b.name));
+  const rows = nodes.map((m) => [nameCell(m.name, m.self), m.region || "\u2013", pill(m.state), m.self ? "\u2013" : m.rtt == null ? "not measured" : ms(m.rtt), m.self ? "\u2013" : m.linked ? "yes" : "no", m.connections ?? "?", m.draining ? "draining" : "no"]);
+  fillRows($("memberrows"), rows, 7, "no members");
+  nodes.forEach((m, i) => { if (m.self) $("memberrows").rows[i].className = "self"; });
+}
+
+/** A small padlock (inline SVG: the page ships no fonts, and an emoji font may be missing). */
+function lockIcon() {
+  const s = svg("svg", { class: "lock", viewBox: "0 0 12 14", width: 11, height: 13, role: "img", "aria-label": "protected" });
+  s.append(svg("title", {}, "protected: subscribing and publishing need the channel's password"),
+    svg("path", { d: "M3 6.5V4.5a3 3 0 0 1 6 0v2", fill: "none", stroke: "currentColor", "stroke-width": 1.8 }),
+    svg("rect", { x: 1, y: 6, width: 10, height: 8, rx: 1.5, fill: "currentColor" }));
+  return s;
+}
+
+async function refreshChannels() {
+  const c = await getJson("/channels");
+  const rows = [...c.channels].sort((a, b) => byName(a.name, b.name)).map((ch) => {
+    const name = make("span", {}, ch.name);
+    if (ch.protected) name.append(" ", lockIcon());
+    if (ch.strict) name.append(" ", make("span", { class: "tag", title: "bound only with a majority of the mesh" }, "strict"));
+    // A count is exact only for the node that serves this page; the others announce "some" (null).
+    const subs = make("span");
+    Object.keys(ch.subscribers || {}).sort(selfFirst(c.node)).forEach((node, i) => {
+      const n = ch.subscribers[node];
+      if (i) subs.append(" \u00b7 ");
+      subs.append(make("span", { class: "sub", "data-node": node }, node + ": " + (n === null ? "some" : n)));
+    });
+    if (!subs.childNodes.length) subs.append(make("span", { class: "muted" }, "none"));
+    return [name, ch.owner, subs];
   });
-  fillRows($("memberrows"), rows, 5, "no members");
+  fillRows($("chanrows"), rows, 3, "no channels open");
+}
+
+/** A wall-clock time for an ISO timestamp, or "?" when it does not parse. */
+function clock(iso) {
+  const d = new Date(iso);
+  return isNaN(d.getTime()) ? "?" : d.toLocaleTimeString();
+}
+
+async function refreshEvents() {
+  const data = await getJson("/events");
+  // The node lists them oldest first; the newest matter most here.
+  const items = [...data.events].reverse().map((ev) => {
+    const li = make("li");
+    li.append(make("time", { datetime: ev.at }, clock(ev.at)), " ", document.createTextNode(ev.message));
+    return li;
+  });
+  if (!items.length) items.push(make("li", { class: "muted" }, "none yet"));
+  $("events").replaceChildren(...items);
 }
 
 // ---- the mesh map ----
@@ -271,11 +324,169 @@ async function refreshMap() {
 // ---- polling ----
 
 async function tick() {
-  const results = await Promise.allSettled([refreshStatus(), refreshMap(), refreshMembers()]);
+  const results = await Promise.allSettled([refreshStatus(), refreshMap(), refreshMembers(), refreshChannels(), refreshEvents()]);
   if (results[0].status === "rejected") { set("status", "unreachable"); $("status").className = "bad"; }
   setTimeout(tick, POLL_MS);
 }
 tick();
+
+// ---- admin (needs the admin token) ----
+
+/** The admin token: in this variable only (see the invariants above); null while locked. */
+let token = null;
+/** Bumped whenever the token changes, so an answer to a request sent with an older token is dropped. */
+let tokenGen = 0;
+/** The stats survey's own deadline: short, so a silent node delays a poll little. */
+const SURVEY_MS = 1500;
+const LEVELS = ["trace", "debug", "info", "warn", "error", "silent"];
+/** The stats table's rows by node name, updated in place so that a poll never closes an open menu. */
+const statRows = new Map();
+
+const note = (id, text, cls) => { set(id, text); $(id).className = cls; };
+
+function unlock(t) {
+  token = t; tokenGen++;
+  $("forget").hidden = false;
+  note("adminmsg", "checking the token\u2026", "muted");
+  refreshAdmin();
+}
+
+function lock(text, cls) {
+  token = null; tokenGen++;
+  $("forget").hidden = true; $("adminview").hidden = true;
+  statRows.clear(); $("statrows").replaceChildren();
+  note("adminresult", "", "");
+  note("adminmsg", text, cls);
+}
+
+/** Why the node refused the token outright (a wrong token, or no admin API at all), or null. */
+function refusal(status, body) {
+  if (status === 401) return "wrong token: the node refused it (401 unauthorized). Enter the node's --admin-token.";
+  if (status === 403 && body && body.error && body.error.code === "admin_disabled") return "no admin API here: this node was started without --admin-token (403 admin_disabled).";
+  return null;
+}
+const failure = (r) => (r.body && r.body.error ? r.body.error.code + ": " + r.body.error.message : "HTTP " + r.status);
+
+/**
+ * One request to the admin API with the token. Resolves with {status, body}; or with null when the
+ * answer no longer matters (the token changed meanwhile) or refused the token (the panel locks).
+ */
+async function admin(method, path, payload) {
+  const gen = tokenGen;
+  const headers = { Authorization: "Bearer " + token };
+  if (payload) headers["Content-Type"] = "application/json";
+  const res = await fetch(path, { method, headers, cache: "no-store", body: payload ? JSON.stringify(payload) : undefined });
+  const body = await res.json().catch(() => null);
+  if (gen !== tokenGen) return null;
+  const refused = refusal(res.status, body);
+  if (refused) { lock(refused, "bad"); return null; }
+  return { status: res.status, body };
+}
+
+async function refreshAdmin() {
+  if (token === null) return;
+  let r;
+  try { r = await admin("GET", "/admin/stats?timeout=" + SURVEY_MS); }
+  catch (err) { note("adminmsg", "admin figures not updated: " + err.message, "bad"); return; }
+  if (!r) return;
+  if (r.status !== 200) { note("adminmsg", "admin figures not updated: " + failure(r), "bad"); return; }
+  note("adminmsg", "unlocked: every node's figures as of " + new Date().toLocaleTimeString() + " (the survey took " + r.body.tookMs + " ms)", "ok");
+  $("adminview").hidden = false;
+  drawStats(r.body);
+}
+
+const mb = (bytes) => (bytes / 1048576).toFixed(1) + " MB";
+/** One stats answer's figures, one per data column of the stats table. */
+const figures = (d) => [d.connections, d.subscriptions, d.channels, d.peers, d.publishRate, d.deliveryRate, mb(d.rssBytes), mb(d.heapUsedBytes), dur(d.uptimeSeconds), d.version, d.draining ? "draining" : "no"];
+const FIGURES = 11;
+
+/** A stats row for a node, made once: its name cell, figure cells and actions (drain, log level). */
+function statRow(name) {
+  const tr = make("tr", { "data-name": name });
+  const cells = [];
+  for (let i = 0; i <= FIGURES; i++) cells.push(make("td", i > 0 && i < 9 ? { class: "num" } : {}));
+  const drain = make("button", { type: "button", class: "drain" }, "drain");
+  drain.onclick = () => {
+    if (confirm("Drain " + name + "? It takes no new clients, tells its clients to move, and leaves the mesh a few seconds later.")) command("drain", { node: name }, "drain " + name);
+  };
+  const level = make("select", { class: "level", "aria-label": "log level of " + name });
+  for (const l of LEVELS) level.append(make("option", l === "info" ? { selected: "" } : {}, l));
+  const setLevel = make("button", { type: "button", class: "setlevel" }, "set level");
+  setLevel.onclick = () => command("loglevel", { node: name, level: level.value }, "log level of " + name);
+  const actions = make("td", { class: "actions" });
+  actions.append(drain, " ", level, " ", setLevel);
+  tr.append(...cells, actions);
+  return { tr, cells, drain };
+}
+
+function drawStats(s) {
+  const names = Object.keys(s.nodes).concat(s.missing).sort(selfFirst(s.asked));
+  for (const [name, row] of statRows) if (!names.includes(name)) { row.tr.remove(); statRows.delete(name); }
+  for (const name of names) {
+    if (!statRows.has(name)) statRows.set(name, statRow(name));
+    const row = statRows.get(name), o = s.nodes[name], ok = !!(o && o.ok);
+    row.tr.className = name === s.asked ? "self" : "";
+    row.cells[0].replaceChildren(nameCell(name, name === s.asked));
+    // A node that failed or did not answer gets one wide cell saying so instead of its figures.
+    const text = ok ? figures(o.data) : [o ? o.code + ": " + o.message : "no answer within " + SURVEY_MS + " ms"];
+    row.cells.slice(1).forEach((td, i) => { td.hidden = i >= text.length; td.textContent = i < text.length ? String(text[i]) : ""; });
+    row.cells[1].colSpan = ok ? 1 : FIGURES;
+    row.cells[1].className = ok ? "num" : "bad";
+    row.drain.disabled = ok && o.data.draining;
+  }
+  // Reorder only when the order changed: moving a row closes a menu open in it.
+  const tbody = $("statrows");
+  if (names.some((name, i) => tbody.rows[i] !== statRows.get(name).tr)) tbody.append(...names.map((n) => statRows.get(n).tr));
+  $("partial").hidden = !s.partial;
+  set("partial", s.partial ? "partial: no answer from " + s.missing.join(", ") : "");
+}
+
+/** What a command that succeeded did, in words. */
+function done(what, payload, body) {
+  const d = body.data || {};
+  if (what === "drain") return payload.node + " is draining: " + d.clients + " client(s) told to move" + (d.suggested && d.suggested.length ? " to " + d.suggested.join(", ") : "");
+  if (what === "loglevel") return payload.node + " now logs at " + d.level;
+  if (what === "kick") return "kicked client " + payload.client + " from " + (body.nodes || []).join(", ");
+  return "closed channel " + payload.name + " on every node";
+}
+
+/** Sends an admin command and shows its outcome, or its error, under the stats table. */
+async function command(what, payload, label) {
+  if (token === null) return;
+  note("adminresult", label + ": sending\u2026", "muted");
+  let r;
+  try { r = await admin("POST", "/admin/" + what, payload); }
+  catch (err) { note("adminresult", label + " failed: could not reach the node (" + err.message + ")", "bad"); return; }
+  if (!r) return;
+  if (r.status === 200 && r.body && r.body.ok) note("adminresult", done(what, payload, r.body), "ok");
+  else note("adminresult", label + " failed: " + failure(r), "bad");
+  refreshAdmin();
+}
+
+$("tokenform").onsubmit = (e) => {
+  e.preventDefault();
+  const t = $("token").value.trim();
+  $("token").value = "";
+  if (t) unlock(t);
+};
+$("forget").onclick = () => lock("token forgotten.", "muted");
+$("kickform").onsubmit = (e) => {
+  e.preventDefault();
+  const client = $("kickid").value.trim();
+  if (client) command("kick", { client }, "kick " + client);
+};
+$("closeform").onsubmit = (e) => {
+  e.preventDefault();
+  const name = $("closename").value.trim();
+  if (name && confirm("Close channel " + name + " on every node? Its subscribers lose it.")) command("close-channel", { name }, "close " + name);
+};
+
+// Its own loop: a survey waiting on a silent node must not hold back the public view.
+async function adminTick() {
+  await refreshAdmin().catch(() => undefined);
+  setTimeout(adminTick, POLL_MS);
+}
+adminTick();
 
 // ---- the "Try it" console ----
 

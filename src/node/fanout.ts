@@ -21,7 +21,7 @@ export class Fanout {
   constructor(
     private readonly server: Server<Session>,
     private readonly metrics: Metrics,
-    private readonly forward: (channel: string, instance: string, data: Payload, from: string) => void = () => {},
+    private readonly forward: (channel: string, instance: string, data: Payload, from: string, n: number) => void = () => {},
   ) {}
 
   /**
@@ -29,11 +29,11 @@ export class Fanout {
    * and forwards it to the mesh. The publisher is skipped unless it subscribed with `echo`.
    * @param json the payload already encoded as JSON text, when the publisher sent JSON (saves a stringify).
    */
-  publishFromClient(sender: ClientSocket, channel: string, instance: string, data: Payload, json: JsonPayload | null): void {
+  publishFromClient(sender: ClientSocket, channel: string, instance: string, n: number, data: Payload, json: JsonPayload | null): void {
     const from = sender.data.id;
     const echo = sender.data.echo?.has(channel) === true;
-    this.deliver(channel, instance, data, json, from, echo ? null : sender);
-    this.forward(channel, instance, data, from);
+    this.deliver(channel, instance, data, json, from, n, echo ? null : sender);
+    this.forward(channel, instance, data, from, n);
   }
 
   /**
@@ -41,20 +41,20 @@ export class Fanout {
    * publisher id are concatenated into JSON frames unescaped, so both are checked here; a message
    * that fails is dropped and false is returned for the caller to log.
    */
-  deliverFromPeer(channel: string, instance: string, data: Payload, from: string | undefined): boolean {
+  deliverFromPeer(channel: string, instance: string, data: Payload, from: string | undefined, n: number | undefined): boolean {
     if (!isChannelName(channel) || (from !== undefined && !CLIENT_ID.test(from))) return false;
-    this.deliver(channel, instance, data, null, from, null);
+    this.deliver(channel, instance, data, null, from, n, null);
     return true;
   }
 
-  private deliver(channel: string, instance: string, data: Payload, json: JsonPayload | null, from: string | undefined, exclude: ClientSocket | null): void {
+  private deliver(channel: string, instance: string, data: Payload, json: JsonPayload | null, from: string | undefined, n: number | undefined, exclude: ClientSocket | null): void {
     const jsonTopic = topicOf("json", instance);
     const msgpackTopic = topicOf("msgpack", instance);
     const jsonCount = this.server.subscriberCount(jsonTopic);
     const msgpackCount = this.server.subscriberCount(msgpackTopic);
     // Encode every needed encoding before sending any, so a message reaches all subscribers or none.
-    const jsonFrame = jsonCount > 0 ? msgFrameJson(channel, from, json ?? payloadToJson(data)) : null;
-    const msgpackFrame = msgpackCount > 0 ? msgFrameMsgpack(channel, from, data) : null;
+    const jsonFrame = jsonCount > 0 ? msgFrameJson(channel, from, json ?? payloadToJson(data), n) : null;
+    const msgpackFrame = msgpackCount > 0 ? msgFrameMsgpack(channel, from, data, n) : null;
     if (jsonFrame !== null) this.send("json", jsonTopic, jsonFrame, jsonCount, exclude);
     if (msgpackFrame !== null) this.send("msgpack", msgpackTopic, msgpackFrame, msgpackCount, exclude);
   }

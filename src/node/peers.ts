@@ -55,7 +55,7 @@ export interface PeerDeps {
   /** Milliseconds clock. */
   now: () => number;
   /** Hands a message from another node to local subscribers of that channel instance. */
-  deliver: (channel: string, instance: string, data: unknown, from: string | undefined) => void;
+  deliver: (channel: string, instance: string, data: unknown, from: string | undefined, n: number | undefined) => void;
   /** This node's load, reported to the mesh every tick (it floods it when it moved). */
   load: () => { connections: number; draining: boolean };
   /** A shell-level call (admin rpc) arrived from a node. */
@@ -207,7 +207,7 @@ export class PeerLinks {
       case "probe":
         return void this.probe(d.name, d.url);
       case "deliver":
-        return this.deps.deliver(d.channel, d.instance, d.data, d.from);
+        return this.deps.deliver(d.channel, d.instance, d.data, d.from, d.n);
       case "opened":
       case "openFailed": {
         const open = this.opens.get(d.req);

@@ -66,7 +66,7 @@ export interface RelayNode {
    * The mesh's door into this node: delivers a message from another node to local subscribers.
    * A message with an invalid channel or publisher id is dropped and logged.
    */
-  deliverFromPeer(channel: string, instance: string, data: Payload, from: string | undefined): void;
+  deliverFromPeer(channel: string, instance: string, data: Payload, from: string | undefined, n?: number): void;
   /** The channel registry's live record of a name. */
   channel(name: string): ChannelRecord | undefined;
   /** The mesh shell, or null when the node runs alone (no --cluster-key). */
@@ -138,7 +138,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
           token: config.adminToken,
           admin,
           self: name,
-          knows: (node) => node === name || mesh.mesh.members().some((m) => m.name === node && m.state === "alive"),
+          knows: (node) => node === name || mesh.mesh.members().some((m) => m.name === node && (m.state === "alive" || m.state === "suspect")),
           log,
           onUnauthorized: () => void metrics.adminUnauthorized++,
         });
@@ -219,7 +219,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     },
   });
 
-  const fanout = new Fanout(server as unknown as Server<Session>, metrics, (channel, instance, data, from) => mesh.handle({ type: "publish", channel, instance, data, from }));
+  const fanout = new Fanout(server as unknown as Server<Session>, metrics, (channel, instance, data, from, n) => mesh.handle({ type: "publish", channel, instance, data, from, n }));
   const admission = new ChannelAdmission({ channel: (n) => mesh.mesh.channel(n), open: (c, verifier, strict) => mesh.open(c, verifier, strict), strict: config.strictChannels });
   const handler = new ClientHandler(config, subs, fanout, admission, metrics, log, now);
   const guard = new SlowConsumerGuard(sessions, config.maxBuffered, metrics, log);
@@ -235,8 +235,8 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     log,
     metrics,
     now,
-    deliver: (channel, instance, data, from) => {
-      if (!fanout.deliverFromPeer(channel, instance, data, from)) log.warn("mesh: dropped a message with an invalid channel or publisher id");
+    deliver: (channel, instance, data, from, n) => {
+      if (!fanout.deliverFromPeer(channel, instance, data, from, n)) log.warn("mesh: dropped a message with an invalid channel or publisher id");
     },
     channelLost: (record, reason, winner) => turnAway(record, reason, winner),
     called: (from, req, kind, body) => admin.onCalled(from, req, kind, body),
@@ -254,7 +254,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     let told = 0;
     for (const ws of sessions) {
       const s = ws.data;
-      if (s.admitted?.get(record.name) === record.instance) s.admitted.delete(record.name);
+      if (s.admitted?.get(record.name)?.instance === record.instance) s.admitted.delete(record.name);
       if (s.subs.get(record.name) !== record.instance) continue;
       subs.remove(ws, record.name);
       handler.send(ws, { op: "error", code: "channel_conflict", message, channel: record.name });
@@ -282,7 +282,9 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     log,
     now,
     key: config.clusterKey ? commandKey(config.clusterKey) : null,
-    members: () => mesh.mesh.members().filter((m) => m.state === "alive").map((m) => m.name),
+    // Suspect members are asked too: the mesh still counts them live, and a survey that skipped
+    // them would call itself complete while a node it knows of never answered.
+    members: () => mesh.mesh.members().filter((m) => m.state === "alive" || m.state === "suspect").map((m) => m.name),
     call: (to, req, kind, body) => mesh.handle({ type: "call", to, req, body: { kind, body } }),
     counters: metrics.admin,
     handlers: adminHandlers({
@@ -383,8 +385,8 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     },
     metrics,
     sweepSlowConsumers: () => guard.sweep(),
-    deliverFromPeer(channel, instance, data, from) {
-      if (!fanout.deliverFromPeer(channel, instance, data, from)) log.warn("mesh: dropped a message with an invalid channel or publisher id");
+    deliverFromPeer(channel, instance, data, from, n) {
+      if (!fanout.deliverFromPeer(channel, instance, data, from, n)) log.warn("mesh: dropped a message with an invalid channel or publisher id");
     },
     get peers() {
       return peers;

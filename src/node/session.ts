@@ -16,7 +16,7 @@ export interface Session {
    * Channels this client passed admission for (password checked once), with the instance; null
    * while there are none. Publishing to an instance listed here needs no check.
    */
-  admitted: Map<string, string> | null;
+  admitted: Map<string, Admitted> | null;
   /** Admission checks in flight per channel (admission.ts chains them to keep frame order); null while none. */
   admitting: Map<string, Promise<import("./admission.ts").Admission>> | null;
   /** Channels where this client asked to receive its own publishes; null while there are none. */
@@ -29,6 +29,18 @@ export interface Session {
   closing: "slow_consumer" | "shutting_down" | "too_many_connections" | "too_big" | "kicked" | null;
   /** Bytes waiting in the send buffer at the last slow-consumer sweep. */
   backlog: number;
+}
+
+/** A channel a client passed admission for. */
+export interface Admitted {
+  /** The channel instance it was admitted to. */
+  instance: string;
+  /**
+   * Sequence number of this client's last publish on the channel: subscribers get it as `n`, so
+   * with `from` it names each message, which lets the SDK drop the copies it sees twice while it
+   * moves between nodes, and spot gaps.
+   */
+  n: number;
 }
 
 /** A client's WebSocket. */

@@ -1,9 +1,10 @@
 /**
  * The dashboard at GET /: this node's live status, a live map of the mesh (inline SVG), the member
- * table, the channels on this node, and a small console to subscribe and publish from the browser.
- * Self-contained: no assets, no fonts, no CDN, no build step. The page is static apart from the node's
- * name; everything live is fetched by the script (dashboard-script.ts) from the node's own JSON routes:
- * /healthz, /topology, /nodes and /channels. The admin views (issue 5) grow here later.
+ * table, the mesh's channels, recent membership events, an admin panel (behind the admin token), and
+ * a small console to subscribe and publish from the browser. Self-contained: no assets, no fonts, no
+ * CDN, no build step. The page is static apart from the node's name; everything live is fetched by
+ * the script (dashboard-script.ts) from the node's own JSON routes: /healthz, /topology, /nodes,
+ * /channels, /events, and /admin/* once a token is entered.
  */
 import { DASHBOARD_SCRIPT } from "./dashboard-script.ts";
 
@@ -62,11 +63,22 @@ const STYLE = `
   .hint { background: #eff8ff; border: 1px solid #b2ddff; border-radius: 8px; padding: .5rem .75rem; margin: .5rem 0 0; }
   .state { display: inline-block; padding: 0 .5rem; border-radius: 999px; color: #fff; font-size: 13px; font-weight: 600; }
   .tag { font-size: 12px; color: #1849a9; font-weight: 600; }
+  tr.self td { background: #f5faff; }
+  .lock { vertical-align: -1px; color: #b54708; }
+  .events { list-style: none; margin: 0; padding: .4rem .75rem; max-height: 11rem; overflow: auto; background: #fff; border: 1px solid #e4e7ec; font-size: 14px; }
+  .events time { color: #667085; font-variant-numeric: tabular-nums; margin-right: .4rem; }
+  .admin { padding: .75rem 1rem; }
+  .admin p { margin: .4rem 0; }
+  #stats { font-size: 13px; margin-top: .5rem; } #stats td, #stats th { padding: .3rem .45rem; }
+  #stats td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+  #stats td:first-child, #stats .actions { white-space: nowrap; }
+  #stats button, #stats select { font-size: 13px; padding: .15rem .4rem; }
+  .row { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; margin: .75rem 0 0; }
   ${stateCss}
 `;
 
 /** The links under the page: the node's JSON and Prometheus routes. */
-const ROUTES = ["/metrics", "/healthz", "/nodes", "/topology", "/channels"].map((r) => `<a href="${r}">${r}</a>`).join(" · ");
+const ROUTES = ["/metrics", "/healthz", "/nodes", "/topology", "/channels", "/events"].map((r) => `<a href="${r}">${r}</a>`).join(" · ");
 
 /** The whole page for the node called `nodeName` (escaped here; it is the only server-side value). */
 export function statusPage(nodeName: string): string {
@@ -92,9 +104,27 @@ export function statusPage(nodeName: string): string {
 <p id="alone" class="hint" hidden>Running alone: start more nodes with <code>--cluster-key</code> and <code>--seed</code> to form a mesh.</p>
 <p id="mapinfo" class="muted">loading the map…</p>
 <h2>Members</h2>
-<table><thead><tr><th>node</th><th>region</th><th>state</th><th>RTT from this node</th><th>linked</th></tr></thead><tbody id="memberrows"><tr><td colspan="5" class="muted">loading…</td></tr></tbody></table>
-<h2>Channels on this node</h2>
-<table><thead><tr><th>channel</th><th>subscribers</th></tr></thead><tbody id="chanrows"><tr><td colspan="2" class="muted">none yet</td></tr></tbody></table>
+<table id="members-table"><thead><tr><th>node</th><th>region</th><th>state</th><th>RTT from this node</th><th>linked</th><th>connections</th><th>draining</th></tr></thead><tbody id="memberrows"><tr><td colspan="7" class="muted">loading…</td></tr></tbody></table>
+<h2>Channels</h2>
+<p class="muted">Every channel open in the mesh. Subscriber counts are exact for this node; other nodes only say they have "some".</p>
+<table id="channels-table"><thead><tr><th>channel</th><th>owner</th><th>subscribers per node</th></tr></thead><tbody id="chanrows"><tr><td colspan="3" class="muted">loading…</td></tr></tbody></table>
+<h2>Recent events</h2>
+<ol id="events" class="events"><li class="muted">loading…</li></ol>
+<h2>Admin</h2>
+<div class="panel admin">
+<!-- The token input has no name attribute: even a form submitted without the script cannot put it in the URL. -->
+<form id="tokenform" autocomplete="off"><input id="token" type="password" autocomplete="off" placeholder="admin token" aria-label="admin token"> <button type="submit">unlock</button> <button id="forget" type="button" hidden>forget the token</button></form>
+<p id="adminmsg" class="muted">Enter the node's --admin-token to see every node's figures and to drain, kick or close. The token stays in this page's memory only.</p>
+<div id="adminview" hidden>
+<p id="partial" class="bad" hidden></p>
+<table id="stats"><thead><tr><th>node</th><th>conns</th><th>subs</th><th>chans</th><th>peers</th><th>pub/s</th><th>deliv/s</th><th>RSS</th><th>heap</th><th>up</th><th>version</th><th>draining</th><th>actions</th></tr></thead><tbody id="statrows"></tbody></table>
+<div class="row">
+<form id="kickform"><input id="kickid" placeholder="client id" aria-label="client id to kick" autocomplete="off"> <button type="submit">kick client</button></form>
+<form id="closeform"><input id="closename" placeholder="channel" aria-label="channel to close" autocomplete="off"> <button type="submit">close channel</button></form>
+</div>
+<p id="adminresult" role="status"></p>
+</div>
+</div>
 <h2>Try it</h2>
 <p class="muted">Subscribe and publish from this page over the node's WebSocket (JSON protocol v1, see docs/protocol.md).</p>
 <form id="try"><input id="channel" value="demo" aria-label="channel"> <button id="sub" type="button">subscribe</button>

@@ -42,7 +42,8 @@ export interface WelcomeLimits {
 /** Frames a node sends. In JSON, a bytes `data` travels as base64 with `bin: true`. */
 export type ServerFrame =
   | { op: "welcome"; v: number; node: string; client: string; limits: WelcomeLimits }
-  | { op: "msg"; channel: string; data: Payload; from?: string }
+  /** `n`: the publisher's sequence number on this channel (1, 2, ...), with `from` naming the message. */
+  | { op: "msg"; channel: string; data: Payload; from?: string; n?: number }
   | { op: "ack"; id: RequestId }
   /** `channel` is set on errors about a channel the client holds, sent unasked (channel_conflict). */
   | { op: "error"; code: ErrorCode; message: string; id?: RequestId; channel?: string }
@@ -101,20 +102,22 @@ function nestedBytes(_key: string, value: unknown): unknown {
  * A `msg` frame in JSON, built by concatenation: channel names and client ids hold no
  * characters that JSON escapes (see channel.ts), and the payload text is already JSON.
  */
-export function msgFrameJson(channel: string, from: string | undefined, payload: JsonPayload): string {
-  const head = from === undefined ? `{"op":"msg","channel":"${channel}"` : `{"op":"msg","channel":"${channel}","from":"${from}"`;
+export function msgFrameJson(channel: string, from: string | undefined, payload: JsonPayload, n?: number): string {
+  let head = from === undefined ? `{"op":"msg","channel":"${channel}"` : `{"op":"msg","channel":"${channel}","from":"${from}"`;
+  if (n !== undefined) head += `,"n":${n}`;
   return payload.bin ? `${head},"bin":true,"data":${payload.text}}` : `${head},"data":${payload.text}}`;
 }
 
 /** A `msg` frame in MessagePack. */
-export function msgFrameMsgpack(channel: string, from: string | undefined, data: Payload): Uint8Array {
-  return encoder.encode(from === undefined ? { op: "msg", channel, data } : { op: "msg", channel, from, data });
+export function msgFrameMsgpack(channel: string, from: string | undefined, data: Payload, n?: number): Uint8Array {
+  if (from === undefined) return encoder.encode(n === undefined ? { op: "msg", channel, data } : { op: "msg", channel, n, data });
+  return encoder.encode(n === undefined ? { op: "msg", channel, from, data } : { op: "msg", channel, from, n, data });
 }
 
 /** Encodes any node frame (other than the hot-path `msg`, which has its own builders above). */
 export function encodeServerFrame(frame: ServerFrame, encoding: Encoding): string | Uint8Array {
   if (encoding === "msgpack") return encoder.encode(frame);
-  if (frame.op === "msg") return msgFrameJson(frame.channel, frame.from, payloadToJson(frame.data));
+  if (frame.op === "msg") return msgFrameJson(frame.channel, frame.from, payloadToJson(frame.data), frame.n);
   return JSON.stringify(frame);
 }
 
@@ -152,6 +155,7 @@ export function decodeServerFrame(raw: string | Uint8Array, decoder = defaultSdk
       }
       const frame: ServerFrame = { op: "msg", channel: rec.channel, data };
       if (typeof rec.from === "string") frame.from = rec.from;
+      if (typeof rec.n === "number" && Number.isSafeInteger(rec.n)) frame.n = rec.n;
       return { ok: true, frame };
     }
     case "goaway": {

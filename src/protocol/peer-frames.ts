@@ -113,7 +113,7 @@ export type PeerFrame =
   | { t: "pong"; ts: number }
   | { t: "gossip"; members: MemberRecord[]; lsas: Lsa[]; interests: InterestUpdate[]; channels: ChannelRecord[]; loads: LoadRecord[] }
   | { t: "digest"; entries: DigestEntry[]; reply: boolean }
-  | { t: "data"; origin: NodeName; incarnation: number; seq: number; hops: number; channel: string; instance: string; from?: string; data: Payload }
+  | { t: "data"; origin: NodeName; incarnation: number; seq: number; hops: number; channel: string; instance: string; from?: string; n?: number; data: Payload }
   /** Registry anti-entropy: the sender's registry hash; `reply` asks for the receiver's records when they differ. */
   | { t: "regsync"; hash: number; reply: boolean }
   /** A request or answer for one node, relayed along shortest paths. `req` pairs answers with requests. */

@@ -28,7 +28,7 @@ import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, LoadRecord, 
  * | 15   | LEAVE   | name, incarnation                                                  |
  * | 16   | REGSYNC | hash (uint32), reply (bool)                                        |
  * | 17   | CALL    | to, from, hops, req, kind, ...fields of the kind                   |
- * | 18   | DATA    | origin, incarnation, seq, hops, channel, instance, from?, data     |
+ * | 18   | DATA    | origin, incarnation, seq, hops, channel, instance, from?, n?, data |
  *
  * Nested records, also positional:
  * - member:       [name, incarnation, url, region, state]   (state: "alive" | "suspect" | "dead" | "left")
@@ -154,7 +154,7 @@ export function encodePeerFrame(frame: WireFrame): Uint8Array {
   const type = PEER_FRAME_TYPES[frame.t];
   switch (frame.t) {
     case "data":
-      return encoder.encode([type, frame.origin, frame.incarnation, frame.seq, frame.hops, frame.channel, frame.instance, frame.from ?? null, frame.data]);
+      return encoder.encode([type, frame.origin, frame.incarnation, frame.seq, frame.hops, frame.channel, frame.instance, frame.from ?? null, frame.n ?? null, frame.data]);
     case "ping":
     case "pong":
       return encoder.encode([type, frame.ts]);
@@ -355,12 +355,12 @@ const READERS: Record<number, Reader> = {
     return { t: "digest", entries: list(f[1], PEER_LIMITS.gossipEntries, "digest.entries").map(readDigestEntry), reply: bool(f[2], "digest.reply") };
   },
   [PEER_FRAME_TYPES.data]: (f) => {
-    fields(f, 8, "data");
+    fields(f, 9, "data");
     const channel = f[5];
     if (!isChannelName(channel)) throw new Bad("data.channel is not a valid channel name");
     const hops = uint(f[4], "data.hops");
     if (hops > PEER_LIMITS.hops) throw new Bad(`data.hops is over ${PEER_LIMITS.hops}`);
-    const data = f[8];
+    const data = f[9];
     if (tooDeep(data)) throw new Bad(`data payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels`);
     const frame: PeerFrame = { t: "data", origin: nodeName(f[1], "data.origin"), incarnation: uint(f[2], "data.incarnation"), seq: uint(f[3], "data.seq"), hops, channel, instance: instance(f[6], "data.instance"), data };
     const from = f[7];
@@ -368,6 +368,7 @@ const READERS: Record<number, Reader> = {
       if (typeof from !== "string" || !CLIENT_ID_RE.test(from)) throw new Bad("data.from is not a valid client id");
       frame.from = from;
     }
+    if (f[8] !== null) frame.n = uint(f[8], "data.n");
     return frame;
   },
   [PEER_FRAME_TYPES.leave]: (f) => {

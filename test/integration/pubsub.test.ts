@@ -35,7 +35,7 @@ describe("a single node", () => {
     expect(await sub.request({ op: "sub", channel: "json.rt" })).toMatchObject({ op: "ack" });
     expect(await pub.request({ op: "pub", channel: "json.rt", data: { n: 1, s: "é" } })).toMatchObject({ op: "ack" });
     const msg = await sub.next((f) => f.op === "msg");
-    expect(msg).toEqual({ op: "msg", channel: "json.rt", from: pub.frames[0]!.client, data: { n: 1, s: "é" } });
+    expect(msg).toEqual({ op: "msg", channel: "json.rt", from: pub.frames[0]!.client, n: 1, data: { n: 1, s: "é" } });
   });
 
   test("a JSON client can use the explicit subprotocol, and no frame is acked without an id", async () => {

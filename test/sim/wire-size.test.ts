@@ -31,7 +31,7 @@ const frame: fc.Arbitrary<PeerFrame> = fc.oneof(
   }),
   fc.record({ t: fc.constant("regsync" as const), hash: fc.integer({ min: 0, max: 0xffffffff }), reply: fc.boolean() }),
   fc.record(
-    { t: fc.constant("data" as const), origin: name, incarnation: count, seq: count, hops: fc.nat(255), channel: name, instance: name, from: name, data: payload },
+    { t: fc.constant("data" as const), origin: name, incarnation: count, seq: count, hops: fc.nat(255), channel: name, instance: name, from: name, n: count, data: payload },
     { requiredKeys: ["t", "origin", "incarnation", "seq", "hops", "channel", "instance", "data"] },
   ),
 );

@@ -86,7 +86,7 @@ export function peerFrameSize(frame: PeerFrame): number {
     case "pong":
       return msgpackSize([type, frame.ts]);
     case "data":
-      return msgpackSize([type, frame.origin, frame.incarnation, frame.seq, frame.hops, frame.channel, frame.instance, frame.from ?? null]) + msgpackSize(frame.data);
+      return msgpackSize([type, frame.origin, frame.incarnation, frame.seq, frame.hops, frame.channel, frame.instance, frame.from ?? null, frame.n ?? null]) + msgpackSize(frame.data);
     case "gossip":
       return (
         1 +

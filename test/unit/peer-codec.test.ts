@@ -23,17 +23,17 @@ describe("peer frames: golden bytes", () => {
     expect(decodeOk(bytes)).toEqual({ t: "ping", ts: 1234 });
   });
 
-  test("DATA is [18, origin, incarnation, seq, hops, channel, instance, from, data] with the payload last", () => {
-    // fixarray(9) 0x12 "n1" 7 42 3 "chat" "n1~1~0" "c.1" bin8(3) 01 02 03
-    const bytes = fromHex("99 12 a2 6e31 07 2a 03 a4 63686174 a6 6e317e317e30 a3 632e31 c4 03 010203");
-    const frame: WireFrame = { t: "data", origin: "n1", incarnation: 7, seq: 42, hops: 3, channel: "chat", instance: "n1~1~0", from: "c.1", data: new Uint8Array([1, 2, 3]) };
+  test("DATA is [18, origin, incarnation, seq, hops, channel, instance, from, n, data] with the payload last", () => {
+    // fixarray(10) 0x12 "n1" 7 42 3 "chat" "n1~1~0" "c.1" 5 bin8(3) 01 02 03
+    const bytes = fromHex("9a 12 a2 6e31 07 2a 03 a4 63686174 a6 6e317e317e30 a3 632e31 05 c4 03 010203");
+    const frame: WireFrame = { t: "data", origin: "n1", incarnation: 7, seq: 42, hops: 3, channel: "chat", instance: "n1~1~0", from: "c.1", n: 5, data: new Uint8Array([1, 2, 3]) };
     expect(hex(encodePeerFrame(frame))).toBe(hex(bytes));
     expect(decodeOk(bytes)).toEqual(frame);
   });
 
   test("DATA without a sender carries nil, and a structured payload stays structured", () => {
-    // fixarray(9) 0x12 "a" 1 2 0 "c" "a~1~0" nil fixmap(1) "k" 1
-    const bytes = fromHex("99 12 a161 01 02 00 a163 a5 617e317e30 c0 81 a16b 01");
+    // fixarray(10) 0x12 "a" 1 2 0 "c" "a~1~0" nil nil fixmap(1) "k" 1
+    const bytes = fromHex("9a 12 a161 01 02 00 a163 a5 617e317e30 c0 c0 81 a16b 01");
     const frame: WireFrame = { t: "data", origin: "a", incarnation: 1, seq: 2, hops: 0, channel: "c", instance: "a~1~0", data: { k: 1 } };
     expect(hex(encodePeerFrame(frame))).toBe(hex(bytes));
     expect(decodeOk(bytes)).toEqual(frame);
@@ -82,16 +82,16 @@ describe("peer frames: refusals", () => {
     [[10, -1], /ping.ts/],
     [[10, Infinity], /ping.ts/],
     [[10, Number.NaN], /ping.ts/],
-    [[18, "n1", 1, 2, 256, "c", "n1~1~0", null, 1], /hops is over 255/],
-    [[18, "n1", 1.5, 2, 0, "c", "n1~1~0", null, 1], /data.incarnation/],
-    [[18, "n1", 1, 2 ** 53, 0, "c", "n1~1~0", null, 1], /data.seq/],
-    [[18, "n1", 1, 2, 0, "bad channel", "n1~1~0", null, 1], /data.channel/],
-    [[18, "n1", 1, 2, 0, "c", "n1~1~0", "bad id!", 1], /data.from/],
-    [[18, "n1", 1, 2, 0, "c", "n1~1~0", 5, 1], /data.from/],
-    [[18, "no spaces", 1, 2, 0, "c", "n1~1~0", null, 1], /data.origin/],
-    [[18, "x".repeat(65), 1, 2, 0, "c", "n1~1~0", null, 1], /data.origin/],
-    [[18, "n1", 1, 2, 0, "c", "no tilde", null, 1], /data.instance/],
-    [[18, "n1", 1, 2, 0, "c", null, null, 1], /data.instance/],
+    [[18, "n1", 1, 2, 256, "c", "n1~1~0", null, null, 1], /hops is over 255/],
+    [[18, "n1", 1.5, 2, 0, "c", "n1~1~0", null, null, 1], /data.incarnation/],
+    [[18, "n1", 1, 2 ** 53, 0, "c", "n1~1~0", null, null, 1], /data.seq/],
+    [[18, "n1", 1, 2, 0, "bad channel", "n1~1~0", null, null, 1], /data.channel/],
+    [[18, "n1", 1, 2, 0, "c", "n1~1~0", "bad id!", null, 1], /data.from/],
+    [[18, "n1", 1, 2, 0, "c", "n1~1~0", 5, null, 1], /data.from/],
+    [[18, "no spaces", 1, 2, 0, "c", "n1~1~0", null, null, 1], /data.origin/],
+    [[18, "x".repeat(65), 1, 2, 0, "c", "n1~1~0", null, null, 1], /data.origin/],
+    [[18, "n1", 1, 2, 0, "c", "no tilde", null, null, 1], /data.instance/],
+    [[18, "n1", 1, 2, 0, "c", null, null, null, 1], /data.instance/],
     [[14, "n1", 1, 2, 0, "c", null, 1], /unknown frame type 14/],
     [[12, [], [], [], [["c", "n~1~0", "n", "n", 1, "plaintext-password", false, null]]], /channel.verifier/],
     [[12, [], [], [], [["bad channel", "n~1~0", "n", "n", 1, null, false, null]]], /channel.name/],
@@ -130,7 +130,7 @@ describe("peer frames: refusals", () => {
     // Each header claims ~4 G bytes or elements in a handful of bytes: str32, array32, bin32, map32,
     // alone and inside a DATA frame where the payload goes.
     for (const h of ["db ffffffff", "dd ffffffff", "c6 ffffffff", "df ffffffff", "dd 7fffffff 0a", "c6 00100000"]) {
-      for (const bytes of [fromHex(h), fromHex(`99 12 a161 01 02 00 a163 a5 617e317e30 c0 ${h}`)]) {
+      for (const bytes of [fromHex(h), fromHex(`9a 12 a161 01 02 00 a163 a5 617e317e30 c0 c0 ${h}`)]) {
         expect(decodePeerFrame(bytes, MAX)).toEqual({ ok: false, reason: "not valid MessagePack" });
       }
     }
@@ -141,10 +141,10 @@ describe("peer frames: refusals", () => {
     deep[10_000] = 0x01;
     expect(decodePeerFrame(deep, MAX)).toEqual({ ok: false, reason: "the frame type must be an integer" });
     expect(decodePeerFrame(deep.subarray(0, 10_000), MAX)).toEqual({ ok: false, reason: "not valid MessagePack" }); // never closed
-    const data = new Uint8Array([...fromHex("99 12 a161 01 02 00 a163 a5 617e317e30 c0"), ...deep]);
+    const data = new Uint8Array([...fromHex("9a 12 a161 01 02 00 a163 a5 617e317e30 c0 c0"), ...deep]);
     expect(decodePeerFrame(data, MAX)).toMatchObject({ ok: false, reason: expect.stringMatching(/deeper than 64/) });
     // The same nesting as a map payload is caught too.
-    const deepMaps = new Uint8Array([...fromHex("99 12 a161 01 02 00 a163 a5 617e317e30 c0"), ...new Array(10_000).fill([0x81, 0xa1, 0x6b]).flat(), 0x01]);
+    const deepMaps = new Uint8Array([...fromHex("9a 12 a161 01 02 00 a163 a5 617e317e30 c0 c0"), ...new Array(10_000).fill([0x81, 0xa1, 0x6b]).flat(), 0x01]);
     expect(decodePeerFrame(deepMaps, MAX)).toMatchObject({ ok: false, reason: expect.stringMatching(/deeper than 64/) });
   });
 
@@ -197,7 +197,7 @@ const frameArbs: Record<WireFrame["t"], fc.Arbitrary<WireFrame>> = {
   call: fc.record({ t: fc.constant("call" as const), to: name, from: name, hops: fc.integer({ min: 0, max: PEER_LIMITS.hops }), req: uint, body: callBody }),
   digest: fc.record({ t: fc.constant("digest" as const), entries: fc.array(digestEntry, { maxLength: 10 }), reply: fc.boolean() }),
   data: fc.record(
-    { t: fc.constant("data" as const), origin: name, incarnation: uint, seq: uint, hops: fc.integer({ min: 0, max: PEER_LIMITS.hops }), channel, instance, from: clientId, data: payload },
+    { t: fc.constant("data" as const), origin: name, incarnation: uint, seq: uint, hops: fc.integer({ min: 0, max: PEER_LIMITS.hops }), channel, instance, from: clientId, n: uint, data: payload },
     { requiredKeys: ["t", "origin", "incarnation", "seq", "hops", "channel", "instance", "data"] },
   ),
   leave: fc.record({ t: fc.constant("leave" as const), name, incarnation: uint }),
