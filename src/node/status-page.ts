@@ -71,7 +71,7 @@ const STYLE = `
   .admin p { margin: .4rem 0; }
   #stats { font-size: 13px; margin-top: .5rem; } #stats td, #stats th { padding: .3rem .45rem; }
   #stats td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-  #stats td:first-child, #stats .actions { white-space: nowrap; }
+  #stats td:first-child, #stats .actions { white-space: nowrap; } #stats .tag { display: block; }
   #stats button, #stats select { font-size: 13px; padding: .15rem .4rem; }
   .row { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; margin: .75rem 0 0; }
   ${stateCss}
