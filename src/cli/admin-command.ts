@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { table } from "./table.ts";
 
 /**
  * `relay admin <query|command> --url URL --token T [--json]`: the admin API (src/node/admin-http.ts)
@@ -54,12 +55,6 @@ async function call(args: Args, method: "GET" | "POST", what: string, body?: Rec
   }
 }
 
-/** A plain text table: columns padded to their widest cell. */
-export function table(header: string[], rows: (string | number | null | undefined)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? "-" : String(c))))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]?.length ?? 0)));
-  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
-}
 
 type Outcome = { ok: true; data: unknown } | { ok: false; code: string; message: string };
 type Survey = { partial: boolean; missing: string[]; nodes: Record<string, Outcome>; tookMs: number; asked: string };

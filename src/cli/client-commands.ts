@@ -1,7 +1,8 @@
 import { defineCommand } from "citty";
 import { toBase64 } from "../protocol/index.ts";
-import { connect, RelayError, type Client, type Payload } from "../sdk/index.ts";
+import { chooseNode, connect, RelayError, type Client, type Payload } from "../sdk/index.ts";
 import { makeLogger } from "./logger.ts";
+import { table } from "./table.ts";
 
 /**
  * One line of `relay sub` output: a string as it is, bytes as base64, any other JSON value compact.
@@ -17,7 +18,8 @@ export function formatPayload(data: Payload): string {
 class UsageError extends Error {}
 
 const common = {
-  url: { type: "string", description: "the node's address: ws://, wss://, http:// or https://", required: true },
+  url: { type: "string", description: "the node's address: ws://, wss://, http:// or https://" },
+  bootstrap: { type: "string", description: "any node's address: connect to the closest node of its mesh, and fail over (in place of --url)" },
   password: { type: "string", description: "the channel's password, for protected channels" },
   timeout: { type: "string", description: "seconds to wait for the node to connect and to answer (default 5)", default: "5" },
   "log-level": { type: "string", description: "silent, error, warn, info or debug (default warn)", default: "warn" },
@@ -29,9 +31,11 @@ function seconds(value: string, name: string): number {
   return n;
 }
 
-/** Connects within the deadline, and holds requests to the same deadline. */
-function connectWithin(url: string, limitSeconds: number): Promise<Client> {
-  return connect({ url, connectTimeoutMs: limitSeconds * 1000, requestTimeoutMs: limitSeconds * 1000 });
+/** Connects within the deadline, to --url or to the closest node of --bootstrap, and holds requests to the same deadline. */
+function connectWithin(args: { url?: string; bootstrap?: string }, limitSeconds: number): Promise<Client> {
+  if ((args.url === undefined) === (args.bootstrap === undefined)) throw new UsageError("give exactly one of --url and --bootstrap");
+  const target = args.url !== undefined ? { url: args.url } : { bootstrap: [args.bootstrap!] };
+  return connect({ ...target, connectTimeoutMs: limitSeconds * 1000, requestTimeoutMs: limitSeconds * 1000 });
 }
 
 /** Prints the error on stderr and exits: 2 for usage errors, 1 for refusals and failures. */
@@ -67,13 +71,39 @@ export const pub = defineCommand({
           throw new UsageError("--json was given but MESSAGE is not valid JSON");
         }
       }
-      client = await connectWithin(args.url, limit);
+      client = await connectWithin(args, limit);
       log.debug(`connected to ${client.node}`);
       await client.publish(args.channel, data, args.password === undefined ? {} : { password: args.password });
       client.close();
       process.exit(0);
     } catch (err) {
       client?.close();
+      fail(err);
+    }
+  },
+});
+
+/** `relay closest --bootstrap URL`: the node the SDK would choose, and every candidate's measured RTT. */
+export const closest = defineCommand({
+  meta: { name: "closest", description: "Show the node the SDK would connect to, with every candidate's measured RTT" },
+  args: {
+    bootstrap: { type: "string", description: "any node's address (ws://, wss://, http://, https:// or host:port)", required: true },
+    json: { type: "boolean", description: "print the choice as JSON" },
+    timeout: common.timeout,
+  },
+  async run({ args }) {
+    try {
+      const limit = seconds(args.timeout, "timeout");
+      const choice = await chooseNode([args.bootstrap], { timeoutMs: limit * 1000 });
+      if (args.json) {
+        process.stdout.write(`${JSON.stringify(choice, null, 2)}\n`);
+      } else {
+        const rows = choice.candidates.map((c) => [c === choice.best ? "*" : "", c.name, c.rtt === null ? "unreachable" : c.rtt.toFixed(2), c.directoryRtt === null ? "-" : c.directoryRtt.toFixed(2), c.connections ?? "-", c.region ?? "-", c.url]);
+        process.stdout.write(`${table(["", "NODE", "RTT MS", "FROM BOOTSTRAP MS", "CONNS", "REGION", "URL"], rows)}\n\n`);
+        process.stdout.write(choice.best ? `closest: ${choice.best.name} (${choice.best.url}), ${choice.best.rtt!.toFixed(2)} ms\n` : "no candidate answered\n");
+      }
+      process.exit(choice.best ? 0 : 1);
+    } catch (err) {
       fail(err);
     }
   },
@@ -93,7 +123,8 @@ export const sub = defineCommand({
       const limit = seconds(args.timeout, "timeout");
       const count = args.count === undefined ? Infinity : Number(args.count);
       if (!Number.isInteger(count) || count < 1) throw new UsageError("--count must be a whole number of at least 1");
-      const client = await connectWithin(args.url, limit);
+      const client = await connectWithin(args, limit);
+      if (args.bootstrap !== undefined) log.info(`connected to ${client.node} (${client.url}), the closest of ${client.candidates.length} candidate(s)`);
       client.on("state", (state) => log.info(`connection ${state}`));
       client.on("error", (err) => log.warn(`${err.code}: ${err.message}`));
       let seen = 0;

@@ -7,10 +7,10 @@ import { defineCommand, runMain } from "citty";
 import { VERSION } from "../node/version.ts";
 import { withDefaultCommand } from "./argv.ts";
 import { admin } from "./admin-command.ts";
-import { pub, sub } from "./client-commands.ts";
+import { closest, pub, sub } from "./client-commands.ts";
 import { serve } from "./serve.ts";
 
-const subCommands = { serve, pub, sub, admin };
+const subCommands = { serve, pub, sub, admin, closest };
 
 const main = defineCommand({
   meta: { name: "relay", version: VERSION, description: "Relay: a self-organising mesh of WebSocket pub/sub nodes" },

@@ -26,6 +26,8 @@ export interface HttpContext {
   registry: () => RegistryView;
 }
 
+const PUBLIC_CORS = { "Access-Control-Allow-Origin": "*" };
+
 /** The node's plain HTTP routes (the WebSocket upgrade at / is handled before this). */
 export function handleHttp(req: Request, ctx: HttpContext): Response {
   const { pathname } = new URL(req.url);
@@ -57,12 +59,14 @@ export function handleHttp(req: Request, ctx: HttpContext): Response {
         headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     case "/nodes":
-      return Response.json(nodes(ctx));
+      // The SDK in a page served from elsewhere reads the directory and times /ping: both are
+      // public and read-only, so any origin may read them.
+      return Response.json(nodes(ctx), { headers: PUBLIC_CORS });
     case "/topology":
       return Response.json(topology(ctx));
     case "/ping":
       // The cheapest answer there is: peers and the SDK time it to measure RTT.
-      return new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
+      return new Response(null, { status: 204, headers: { "Cache-Control": "no-store", ...PUBLIC_CORS } });
     case "/channels":
       return Response.json({ node: ctx.name, channels: ctx.channels() });
     case "/events":

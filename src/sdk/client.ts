@@ -15,10 +15,18 @@ import { backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import { RelayError, errorFromFrame } from "./errors.ts";
 import type { ConnectOptions, ConnectionState, Message, PublishOptions, SubscribeOptions, Subscription } from "./types.ts";
 import { toWebSocketUrl } from "./url.ts";
+import { chooseNode, type Candidate } from "./closest.ts";
+
+/** A move to a much closer node must save at least this much RTT, and halve it (README: re-ranking). */
+const RERANK_MIN_GAIN_MS = 20;
+/** After switching sockets, the old one stays open this long at most, for answers to requests sent on it. */
+const OLD_SOCKET_LINGER_MS = 2000;
+/** Duplicate suppression outlives the old socket by this much, for copies still on their way. */
+const DEDUP_LINGER_MS = 1000;
 
 type Handler = (msg: Message) => void;
 type Events = { state: (state: ConnectionState) => void; error: (err: RelayError) => void };
-type Settings = Required<Omit<ConnectOptions, "url" | "bootstrap" | "signal">>;
+type Settings = Required<Omit<ConnectOptions, "url" | "bootstrap" | "signal" | "maxCandidates" | "rerankIntervalMs">>;
 
 /** A request waiting for the node's ack or error. */
 interface Pending {
@@ -72,12 +80,26 @@ export class Client {
   /** Failed attempts before the first welcome; with reconnect off, one round of the addresses. */
   private firstFailures = 0;
   private readonly signal: AbortSignal | undefined;
+  /** Bootstrap addresses when the client chooses its node from the directory; null with a fixed `url`. */
+  private readonly bootstrap: string[] | null;
+  private readonly maxCandidates: number;
+  private readonly rerankIntervalMs: number;
+  private rerankTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The latest ranking of candidate nodes, best first (empty with a fixed `url`). */
+  private ranked: Candidate[] = [];
+  /** A move in progress: the new socket, subscribing before the old one is let go. */
+  private moving: { ws: WebSocket; url: string; waiting: Set<RequestId>; welcome: Extract<ServerFrame, { op: "welcome" }> | null; timer: ReturnType<typeof setTimeout> } | null = null;
+  /** While moving: the last `n` seen per channel and publisher, so a message both sockets deliver is handed over once. */
+  private dedup: Map<string, Map<string, number>> | null = null;
 
   /** @internal use {@link connect}. */
   constructor(options: ConnectOptions) {
     const list = [...(options.url ? [options.url] : []), ...(options.bootstrap ?? [])];
     if (list.length === 0) throw new TypeError("connect: give a url or a bootstrap list");
     this.urls = list.map(toWebSocketUrl);
+    this.bootstrap = options.url === undefined && options.bootstrap?.length ? [...options.bootstrap] : null;
+    this.maxCandidates = options.maxCandidates ?? 8;
+    this.rerankIntervalMs = options.rerankIntervalMs ?? 300_000;
     this.signal = options.signal;
     this.opts = {
       encoding: options.encoding ?? "json",
@@ -101,6 +123,14 @@ export class Client {
   get node(): string | null {
     return this._node;
   }
+  /** The WebSocket URL of the node this client uses (or is trying). */
+  get url(): string {
+    return this.urls[this.urlIndex % this.urls.length]!;
+  }
+  /** With `bootstrap`: the candidate nodes as last measured, best first, with their RTTs. */
+  get candidates(): readonly Candidate[] {
+    return this.ranked;
+  }
   /** The limits the current node holds this client to, or null while disconnected. */
   get limits(): WelcomeLimits | null {
     return this._limits;
@@ -113,8 +143,52 @@ export class Client {
       this.firstConnect = { resolve, reject, timer };
       if (this.signal?.aborted) return this.failFirst(new RelayError("closed", "connect was aborted"));
       this.signal?.addEventListener("abort", () => this.failFirst(new RelayError("closed", "connect was aborted")), { once: true });
-      this.open();
+      if (!this.bootstrap) return this.open();
+      void this.rank().then(() => {
+        if (this._state !== "closed") this.open();
+      });
     });
+  }
+
+  /**
+   * With `bootstrap`: measures the candidates and puts them, best first, ahead of the bootstrap
+   * addresses in the failover order. Without an answer, the bootstrap addresses stay as they are.
+   */
+  private async rank(): Promise<void> {
+    if (!this.bootstrap) return;
+    try {
+      const choice = await chooseNode(this.bootstrap, { maxCandidates: this.maxCandidates, signal: this.signal });
+      this.ranked = choice.candidates;
+      const reachable = choice.candidates.filter((c) => c.rtt !== null).map((c) => c.url);
+      const current = this._state === "connected" ? this.url : null;
+      this.urls = [...new Set([...reachable, ...this.bootstrap.map(toWebSocketUrl)])];
+      // Keep pointing at the node in use; only a move changes it.
+      this.urlIndex = current === null ? 0 : Math.max(0, this.urls.indexOf(current));
+      if (current !== null && !this.urls.includes(current)) {
+        this.urls.unshift(current);
+        this.urlIndex = 0;
+      }
+    } catch {
+      // No directory: connect through the bootstrap addresses themselves.
+    }
+  }
+
+  /** Every rerankIntervalMs: measure again, and move if a node is much closer and nothing is in flight. */
+  private scheduleRerank(): void {
+    if (!this.bootstrap || this.rerankIntervalMs <= 0 || this.rerankTimer) return;
+    this.rerankTimer = setTimeout(() => {
+      this.rerankTimer = null;
+      void this.rank().then(() => {
+        if (this._state !== "connected") return;
+        const here = this.ranked.find((c) => c.url === this.url);
+        const best = this.ranked[0];
+        if (best && here && best.url !== here.url && best.rtt !== null && here.rtt !== null && best.rtt < here.rtt / 2 && here.rtt - best.rtt >= RERANK_MIN_GAIN_MS && this.pending.size === 0) {
+          this.moveTo([best.url]);
+        }
+        this.scheduleRerank();
+      });
+    }, this.rerankIntervalMs);
+    (this.rerankTimer as { unref?: () => void }).unref?.();
   }
 
   /**
@@ -193,6 +267,12 @@ export class Client {
     if (this._state === "closed") return;
     this.setState("closed");
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.rerankTimer) clearTimeout(this.rerankTimer);
+    if (this.moving) {
+      clearTimeout(this.moving.timer);
+      this.moving.ws.close(1000, "client closed");
+      this.moving = null;
+    }
     this.ws?.close(1000, "client closed");
     this.ws = null;
     for (const p of [...this.pending.values()]) this.settle(p, new RelayError("closed", "the client was closed"));
@@ -285,7 +365,7 @@ export class Client {
         return this.onWelcome(frame);
       case "msg": {
         const entry = this.channels.get(frame.channel);
-        if (!entry) return;
+        if (!entry || this.duplicate(frame)) return;
         const msg: Message = frame.from === undefined ? { channel: frame.channel, data: frame.data } : { channel: frame.channel, data: frame.data, from: frame.from };
         for (const h of entry.handlers) {
           try {
@@ -319,12 +399,22 @@ export class Client {
     }
   }
 
+  /** True for a second copy of a message while moving between sockets (same channel, publisher and n). */
+  private duplicate(frame: Extract<ServerFrame, { op: "msg" }>): boolean {
+    if (!this.dedup || frame.from === undefined || frame.n === undefined) return false;
+    let last = this.dedup.get(frame.channel);
+    if (!last) this.dedup.set(frame.channel, (last = new Map()));
+    if ((last.get(frame.from) ?? 0) >= frame.n) return true;
+    last.set(frame.from, frame.n);
+    return false;
+  }
+
   /**
-   * The node is draining: move now, to the nodes it suggests (nearest first), ahead of the
-   * addresses given to connect(). Subscriptions and queued requests follow, as after any drop.
+   * The node is draining: move now, to the nodes it suggests (nearest first), ahead of the other
+   * known addresses, without losing messages (see moveTo).
    */
   private onGoaway(nodes: { name: string; url: string }[]): void {
-    const current = this.urls[this.urlIndex % this.urls.length];
+    const current = this.url;
     const next: string[] = [];
     for (const n of nodes) {
       try {
@@ -334,11 +424,102 @@ export class Client {
         // A suggestion that is not a node address is skipped, not fatal.
       }
     }
-    if (next.length === 0) return; // nowhere suggested: the node's close will start a normal reconnect
-    this.urls = [...new Set([...next, ...this.urls])];
-    this.urlIndex = 0;
+    // Our own ranking, when we have one, knows our RTTs; the node's suggestions know its own.
+    const ours = this.ranked.filter((c) => c.rtt !== null && c.url !== current && next.includes(c.url)).map((c) => c.url);
+    const order = [...new Set([...ours, ...next])];
+    if (order.length === 0) return; // nowhere suggested: the node's close will start a normal reconnect
+    this.moveTo(order);
+  }
+
+  /**
+   * Make before break: open a socket to the new node and subscribe every channel there while the
+   * old socket still delivers; once every subscription is confirmed, send new requests on the
+   * new socket and let the old one go when its requests are answered. Messages both deliver in
+   * the overlap are handed over once (duplicate). If the new node fails, the client stays where
+   * it is, and falls back to an ordinary reconnect when the old node closes.
+   */
+  private moveTo(urls: string[]): void {
+    if (this.moving || this._state !== "connected" || urls.length === 0) return;
+    const url = urls[0]!;
+    this.urls = [...new Set([...urls, ...this.urls])];
+    const current = this.ws;
+    this.urlIndex = current ? this.urls.indexOf(this.url) : 0;
+    const ws = new WebSocket(url, this.opts.encoding === "msgpack" ? SUBPROTOCOL_MSGPACK : SUBPROTOCOL_JSON);
+    ws.binaryType = "arraybuffer";
+    this.dedup ??= new Map();
+    const abandon = (): void => {
+      if (this.moving?.ws !== ws) return;
+      clearTimeout(this.moving.timer);
+      this.moving = null;
+      ws.close(1000, "move abandoned");
+    };
+    this.moving = { ws, url, waiting: new Set(), welcome: null, timer: setTimeout(abandon, this.opts.connectTimeoutMs) };
+    ws.onmessage = (ev) => {
+      const move = this.moving;
+      if (move?.ws !== ws) return;
+      const decoded = decodeServerFrame(typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer));
+      if (!decoded.ok) return;
+      const frame = decoded.frame;
+      if (frame.op === "welcome") {
+        move.welcome = frame;
+        for (const [channel, entry] of this.channels) {
+          const id = this.nextId++;
+          move.waiting.add(id);
+          ws.send(encodeClientFrame({ ...subFrame(channel, entry.options), id }, this.opts.encoding));
+        }
+      } else if ((frame.op === "ack" || frame.op === "error") && frame.id !== undefined && move.waiting.delete(frame.id)) {
+        if (frame.op === "error") this.emit("error", errorFromFrame(frame.code, frame.message, frame.channel));
+      } else if (frame.op === "msg") {
+        this.onFrame(frame);
+      }
+      if (move.welcome && move.waiting.size === 0) this.switchTo(move.ws, move.url, move.welcome);
+    };
+    ws.onclose = () => abandon();
+  }
+
+  /** Makes a moved-to socket the client's own, and retires the old one (see moveTo). */
+  private switchTo(ws: WebSocket, url: string, welcome: Extract<ServerFrame, { op: "welcome" }>): void {
+    clearTimeout(this.moving!.timer);
+    this.moving = null;
+    const old = this.ws;
+    const inflight = [...this.pending.values()].filter((p) => !this.unsent.has(p));
+    this.ws = ws;
+    this.urlIndex = Math.max(0, this.urls.indexOf(url));
     this.attempt = 0;
-    this.ws?.close(1000, "moving: the node is draining");
+    this._clientId = welcome.client;
+    this._node = welcome.node;
+    this._limits = welcome.limits;
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      const decoded = decodeServerFrame(typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer));
+      if (decoded.ok) this.onFrame(decoded.frame);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.onDrop(ev.code, ev.reason);
+    };
+    for (const p of [...this.unsent]) this.write(p);
+    if (old) {
+      // The old socket still delivers, and answers what was sent on it, until it goes.
+      old.onmessage = (ev) => {
+        const decoded = decodeServerFrame(typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer));
+        if (!decoded.ok) return;
+        const frame = decoded.frame;
+        if (frame.op === "msg" || frame.op === "ack" || (frame.op === "error" && frame.id !== undefined)) this.onFrame(frame);
+      };
+      old.onclose = null;
+      const started = Date.now();
+      const retire = setInterval(() => {
+        if (inflight.some((p) => this.pending.has(p.frame.id)) && Date.now() - started < OLD_SOCKET_LINGER_MS) return;
+        clearInterval(retire);
+        old.close(1000, "moved to another node");
+        setTimeout(() => {
+          if (!this.moving) this.dedup = null;
+        }, DEDUP_LINGER_MS);
+      }, 50);
+    }
+    this.emit("state", "connected");
   }
 
   private onWelcome(frame: Extract<ServerFrame, { op: "welcome" }>): void {
@@ -385,7 +566,8 @@ export class Client {
       }
     } else if (!this.opts.reconnect) {
       return this.close();
-    } else if (this.attempt > 0) {
+    } else if (this.attempt > 0 || this.bootstrap) {
+      // With a ranking, the next-best node is the one to try: the dropped one may be gone.
       // The first retry goes back to the same node (it may just be restarting); later ones move on.
       this.urlIndex++;
     }

@@ -26,4 +26,5 @@ export { Client };
 export type { ConnectOptions, ConnectionState, Message, PublishOptions, SubscribeOptions, Subscription } from "./types.ts";
 export type { BackoffOptions } from "./backoff.ts";
 export { RelayError } from "./errors.ts";
+export { chooseNode, type Candidate, type Choice, type ChooseOptions } from "./closest.ts";
 export { ERRORS, type ErrorCode, type Payload, type Encoding, type WelcomeLimits } from "../protocol/index.ts";

@@ -7,8 +7,20 @@ import type { BackoffOptions } from "./backoff.ts";
 export interface ConnectOptions {
   /** One node's address (ws://, wss://, http:// or https://). */
   url?: string;
-  /** Several nodes' addresses; the client uses them in order and fails over to the next. */
+  /**
+   * Any nodes' addresses. The client reads the mesh's directory from the first that answers,
+   * times the nearest candidates, connects to the closest, and fails over down that ranking
+   * (see README, "Choosing the closest node"). Without `url`, this is how to connect to a mesh.
+   */
   bootstrap?: string[];
+  /** Most candidates timed when choosing a node (default 8). */
+  maxCandidates?: number;
+  /**
+   * How often to check again for a much closer node, in ms (default 300,000; 0 turns it off). The
+   * client moves only when the new node's RTT is under half the current one and at least 20 ms
+   * lower, and no request is waiting for an answer.
+   */
+  rerankIntervalMs?: number;
   /** Frame encoding: "json" (default) or "msgpack" (smaller, and carries bytes without base64). */
   encoding?: Encoding;
   /** Reconnect after a drop (default true). */
