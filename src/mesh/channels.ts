@@ -125,6 +125,11 @@ export class ChannelRegistry {
     return out;
   }
 
+  /** How many live channels the registry holds. */
+  get size(): number {
+    return this.live.size;
+  }
+
   /** The registry hash exchanged in REGSYNC. */
   get hash(): number {
     return this.hashValue >>> 0;

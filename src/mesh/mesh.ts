@@ -214,6 +214,11 @@ export class Mesh {
     return this.registry.get(name);
   }
 
+  /** How many live channels the registry holds. */
+  channelCount(): number {
+    return this.registry.size;
+  }
+
   /** Every live channel record, with the nodes that have subscribers for it. */
   channels(): { record: ChannelRecord; nodes: NodeName[] }[] {
     return this.registry.records().map((record) => ({ record, nodes: [...(this.interest.nodesFor(record.name) ?? [])].sort() }));

@@ -28,6 +28,9 @@ export interface AdmissionDeps {
   open(channel: string, verifier: string | null, strict: boolean): Promise<ChannelRecord>;
   /** --strict-channels: protected opens need a majority of the mesh. */
   strict: boolean;
+  /** True when the registry holds --max-channels live channels: no new one may be opened. */
+  full: () => boolean;
+  maxChannels: number;
 }
 
 /**
@@ -81,6 +84,7 @@ export class ChannelAdmission {
       let record = this.deps.channel(channel);
       let ours: string | null = null;
       if (!record) {
+        if (this.deps.full()) return { ok: false, code: "too_many_channels", message: `the mesh holds its limit of ${this.deps.maxChannels} channels (--max-channels); ${channel} cannot be opened` };
         if (password !== undefined) ours = await this.argon2(() => Bun.password.hash(password, ARGON2));
         try {
           record = await this.deps.open(channel, ours, this.deps.strict && ours !== null);

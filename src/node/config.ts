@@ -26,7 +26,7 @@ const flag = v.pipe(
   v.boolean(),
 );
 
-const hostPort = v.pipe(v.string(), v.regex(/^[^\s/]+:\d{1,5}$/, "must be host:port, for example 10.0.0.2:7400"));
+const hostPort = v.pipe(v.string(), v.regex(/^(?:wss?:\/\/)?[^\s/]+:\d{1,5}\/?$/, "must be host:port (or ws://host:port, wss://host:port), for example 10.0.0.2:7400"));
 const wsUrl = v.pipe(v.string(), v.regex(/^(wss?|https?):\/\/[^\s]+$/, "must be a ws://, wss://, http:// or https:// URL"));
 
 /** consola levels by the names --log-level takes (also the admin loglevel command's). */
@@ -52,6 +52,11 @@ export const ConfigSchema = v.object({
   idleTimeout: v.optional(int(8, 960), 120),
   logLevel: v.optional(v.picklist(["silent", "error", "warn", "info", "debug", "trace"]), "info"),
   strictChannels: v.optional(flag, false),
+  tlsCert: v.optional(v.pipe(v.string(), v.minLength(1))),
+  tlsKey: v.optional(v.pipe(v.string(), v.minLength(1))),
+  tlsCa: v.optional(v.pipe(v.string(), v.minLength(1))),
+  connectRate: v.optional(int(0, 1_000_000), 100),
+  maxChannels: v.optional(int(1, 100_000_000), 100_000),
 });
 
 /** What each setting means: shown by `relay serve --help`; README's table says the same. */
@@ -74,6 +79,11 @@ export const SETTING_HELP: Record<keyof Config, string> = {
   idleTimeout: "seconds before an idle client is pinged and closed (default 120)",
   logLevel: "silent, error, warn, info, debug or trace (default info)",
   strictChannels: "true: a protected channel opened here needs a majority of the mesh (default false)",
+  tlsCert: "PEM certificate file: serve https:// and wss:// on the same port (with --tls-key)",
+  tlsKey: "PEM private key file for --tls-cert",
+  tlsCa: "PEM CA file trusted when dialing peers over wss:// (for a private CA)",
+  connectRate: "WebSocket connections per second from one address, burst 10x (default 100; 0 = no limit)",
+  maxChannels: "most live channels in the registry; opening more is refused (default 100000)",
 };
 
 /** A validated configuration. */
@@ -139,6 +149,9 @@ export function resolveConfig(sources: { file?: RawConfig; env?: RawConfig; flag
   }
   const result = v.safeParse(ConfigSchema, merged);
   if (result.success) {
+    if ((result.output.tlsCert === undefined) !== (result.output.tlsKey === undefined)) {
+      throw new ConfigError("--tls-cert and --tls-key go together (RELAY_TLS_CERT, RELAY_TLS_KEY): give both to serve https:// and wss://, or neither");
+    }
     if (result.output.seed.length > 0 && !result.output.clusterKey) {
       throw new ConfigError("--seed (RELAY_SEED) needs --cluster-key (RELAY_CLUSTER_KEY): a node joins the mesh only with the cluster key; give every node the same one");
     }

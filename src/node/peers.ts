@@ -56,6 +56,10 @@ export interface PeerDeps {
   now: () => number;
   /** Hands a message from another node to local subscribers of that channel instance. */
   deliver: (channel: string, instance: string, data: unknown, from: string | undefined, n: number | undefined) => void;
+  /** A PEM CA file trusted when dialing peers and probing them over TLS (--tls-ca), for a private CA. */
+  tlsCa?: string | undefined;
+  /** This node serves TLS: a seed given as bare host:port is dialed with wss://. */
+  secure?: boolean;
   /** This node's load, reported to the mesh every tick (it floods it when it moved). */
   load: () => { connections: number; draining: boolean };
   /** A shell-level call (admin rpc) arrived from a node. */
@@ -263,13 +267,13 @@ export class PeerLinks {
   private dial(address: string): void {
     let url: string;
     try {
-      url = peerUrl(address);
+      url = peerUrl(address, this.deps.secure === true);
     } catch {
       this.deps.log.warn(`mesh: cannot dial ${address}: not a host:port or ws:// address`);
       return this.handle({ type: "dialFailed", address });
     }
     this.deps.log.debug(`mesh: dialing ${url}`);
-    const ws = new WebSocket(url);
+    const ws = this.deps.tlsCa ? new TlsWebSocket(url, { tls: { ca: Bun.file(this.deps.tlsCa) } }) : new WebSocket(url);
     ws.binaryType = "arraybuffer";
     const handshake = new DialerHandshake(this.clusterKey, this.self);
     const conn: PeerConn = {
@@ -300,7 +304,7 @@ export class PeerLinks {
       const target = `${httpBase(url)}/ping`;
       for (let i = 0; i < PROBE_SAMPLES; i++) {
         const started = this.deps.now();
-        const res = await fetch(target, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+        const res = await fetch(target, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), ...(this.deps.tlsCa ? { tls: { ca: Bun.file(this.deps.tlsCa) } } : {}) });
         await res.arrayBuffer();
         const rtt = this.deps.now() - started;
         if (i > 0) best = best === null ? rtt : Math.min(best, rtt);
@@ -411,9 +415,12 @@ export class PeerLinks {
   }
 }
 
-/** ws://host:port/peer for a seed (host:port) or a member URL (ws://, wss://, http://, https://). */
-export function peerUrl(address: string): string {
-  const url = new URL(/^[a-z]+:\/\//i.test(address) ? address : `ws://${address}`);
+/** Bun's WebSocket client also takes TLS options (a CA to trust); the DOM typings do not say so. */
+const TlsWebSocket = WebSocket as unknown as new (url: string, options: { tls: { ca: Blob } }) => WebSocket;
+
+/** ws(s)://host:port/peer for a seed (host:port; wss:// when `secure`) or a member URL (ws://, wss://, http://, https://). */
+export function peerUrl(address: string, secure = false): string {
+  const url = new URL(/^[a-z]+:\/\//i.test(address) ? address : `${secure ? "wss" : "ws"}://${address}`);
   if (url.protocol === "http:") url.protocol = "ws:";
   if (url.protocol === "https:") url.protocol = "wss:";
   if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new TypeError(`not a peer address: ${address}`);

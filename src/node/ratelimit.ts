@@ -24,3 +24,32 @@ export function take(bucket: Bucket, rate: number, burst: number, now: number): 
   bucket.tokens -= 1;
   return true;
 }
+
+/** Addresses tracked at once by an AddressThrottle; past this the oldest is forgotten (it gets a full bucket again). */
+const MAX_TRACKED_ADDRESSES = 100_000;
+
+/**
+ * A token bucket per remote address, for WebSocket connects: a client (or a peer) that
+ * reconnects in a tight loop is refused with 429 instead of costing a handshake each time.
+ * Memory is bounded by MAX_TRACKED_ADDRESSES. A rate of 0 turns it off.
+ */
+export class AddressThrottle {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+  ) {}
+
+  /** Counts one connect from `address`; false when it is over its rate. */
+  allow(address: string, now: number): boolean {
+    if (this.rate <= 0) return true;
+    let bucket = this.buckets.get(address);
+    if (!bucket) {
+      if (this.buckets.size >= MAX_TRACKED_ADDRESSES) this.buckets.delete(this.buckets.keys().next().value!);
+      bucket = fullBucket(this.burst, now);
+      this.buckets.set(address, bucket);
+    }
+    return take(bucket, this.rate, this.burst, now);
+  }
+}

@@ -16,7 +16,7 @@ import type { Config } from "./config.ts";
 import { Fanout } from "./fanout.ts";
 import { handleHttp } from "./http.ts";
 import { Metrics, type MemoryUsage } from "./metrics.ts";
-import { fullBucket } from "./ratelimit.ts";
+import { AddressThrottle, fullBucket } from "./ratelimit.ts";
 import { PEER_PATH } from "../protocol/peer.ts";
 import { PEER_MAX_FRAME, PeerLinks, type PeerSocketData } from "./peers.ts";
 import type { ClientSocket, Session } from "./session.ts";
@@ -95,15 +95,22 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
   /** "running" accepts clients; anything else refuses them (503 at the upgrade, 1001 if they slip in). */
   let state: "running" | "draining" | "stopping" | "stopped" = "running";
 
+  const connects = new AddressThrottle(config.connectRate, config.connectRate * 10);
   const server: Server<SocketData> = Bun.serve<SocketData>({
     hostname: config.host,
     port: config.port,
+    // One port for https:// and wss:// when a certificate is given; peers and clients alike.
+    ...(config.tlsCert && config.tlsKey ? { tls: { cert: Bun.file(config.tlsCert), key: Bun.file(config.tlsKey) } } : {}),
     // Bun's own idle timeout on HTTP requests; client WebSockets have theirs below.
     idleTimeout: 30,
     fetch(req, srv): Response | Promise<Response> | undefined {
       if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
         if (state === "draining") return httpError(503, "draining", ERRORS.draining.message);
         if (state !== "running") return httpError(503, "shutting_down", ERRORS.shutting_down.message);
+        if (!connects.allow(srv.requestIP(req)?.address ?? "unknown", now())) {
+          metrics.error("too_many_connects");
+          return httpError(429, "too_many_connects", `more than ${config.connectRate} connections a second from this address; slow down`);
+        }
         const path = new URL(req.url).pathname;
         if (path === PEER_PATH) {
           if (!peers) return httpError(403, "no_cluster_key", "this node has no cluster key (--cluster-key), so it takes no peers");
@@ -220,18 +227,26 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
   });
 
   const fanout = new Fanout(server as unknown as Server<Session>, metrics, (channel, instance, data, from, n) => mesh.handle({ type: "publish", channel, instance, data, from, n }));
-  const admission = new ChannelAdmission({ channel: (n) => mesh.mesh.channel(n), open: (c, verifier, strict) => mesh.open(c, verifier, strict), strict: config.strictChannels });
+  const admission = new ChannelAdmission({
+    channel: (n) => mesh.mesh.channel(n),
+    open: (c, verifier, strict) => mesh.open(c, verifier, strict),
+    strict: config.strictChannels,
+    full: () => mesh.mesh.channelCount() >= config.maxChannels,
+    maxChannels: config.maxChannels,
+  });
   const handler = new ClientHandler(config, subs, fanout, admission, metrics, log, now);
   const guard = new SlowConsumerGuard(sessions, config.maxBuffered, metrics, log);
   const port: number = server.port ?? config.port;
   const localHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
-  const advertisedUrl = (): string => config.advertise ?? `ws://${localHost}:${port}`;
+  const advertisedUrl = (): string => config.advertise ?? `${config.tlsCert ? "wss" : "ws"}://${localHost}:${port}`;
 
   /**
    * The mesh core runs on every node: alone, it is the channel registry's only member and owns
    * every name. It takes peers only with a cluster key (`peers` is null without one).
    */
   const mesh = new PeerLinks({ name, incarnation: deps.incarnation ?? Date.now(), region: config.region ?? "", url: advertisedUrl() }, config.clusterKey, config.seed, config.maxPeers, {
+    tlsCa: config.tlsCa,
+    secure: config.tlsCert !== undefined,
     log,
     metrics,
     now,

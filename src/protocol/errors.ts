@@ -40,6 +40,10 @@ export const ERRORS = {
   kicked: { close: 4010, message: "an operator disconnected this client" },
   /** The node is draining: it takes no new clients (HTTP 503 at the upgrade); connect to another node. */
   draining: { close: null, message: "the node is draining; connect to another node" },
+  /** Too many WebSocket connections from one address in a short time (HTTP 429 at the upgrade; --connect-rate). */
+  too_many_connects: { close: null, message: "too many connections from this address; slow down" },
+  /** The registry holds --max-channels live channels; a new one cannot be opened. */
+  too_many_channels: { close: null, message: "the mesh holds its limit of channels" },
   /** The node is shutting down; reconnect (the SDK does so by itself). */
   shutting_down: { close: 1001, message: "the node is shutting down" },
   /** A fault inside the node; it is logged, and the node and the connection keep running. */
