@@ -20,6 +20,7 @@ class UsageError extends Error {}
 const common = {
   url: { type: "string", description: "the node's address: ws://, wss://, http:// or https://" },
   bootstrap: { type: "string", description: "any node's address: connect to the closest node of its mesh, and fail over (in place of --url)" },
+  token: { type: "string", description: "a JWT, for nodes that require one (default: $RELAY_TOKEN)" },
   password: { type: "string", description: "the channel's password, for protected channels" },
   timeout: { type: "string", description: "seconds to wait for the node to connect and to answer (default 5)", default: "5" },
   "log-level": { type: "string", description: "silent, error, warn, info or debug (default warn)", default: "warn" },
@@ -32,10 +33,11 @@ function seconds(value: string, name: string): number {
 }
 
 /** Connects within the deadline, to --url or to the closest node of --bootstrap, and holds requests to the same deadline. */
-function connectWithin(args: { url?: string; bootstrap?: string }, limitSeconds: number): Promise<Client> {
+function connectWithin(args: { url?: string; bootstrap?: string; token?: string }, limitSeconds: number): Promise<Client> {
   if ((args.url === undefined) === (args.bootstrap === undefined)) throw new UsageError("give exactly one of --url and --bootstrap");
   const target = args.url !== undefined ? { url: args.url } : { bootstrap: [args.bootstrap!] };
-  return connect({ ...target, connectTimeoutMs: limitSeconds * 1000, requestTimeoutMs: limitSeconds * 1000 });
+  const token = args.token ?? process.env.RELAY_TOKEN;
+  return connect({ ...target, ...(token ? { token } : {}), connectTimeoutMs: limitSeconds * 1000, requestTimeoutMs: limitSeconds * 1000 });
 }
 
 /** Prints the error on stderr and exits: 2 for usage errors, 1 for refusals and failures. */

@@ -75,8 +75,10 @@ export class ClientHandler {
     if (payload.size > this.config.maxPayload) {
       return this.sendError(ws, "payload_too_large", `the payload is ${payload.size} bytes; this node allows ${this.config.maxPayload}`, frame.id);
     }
+    const grant = ws.data.grant;
     const admitted = this.admission.fast(ws, frame.channel);
-    if (admitted !== null) return this.publish(ws, frame, payload, admitted);
+    if (admitted !== null && (grant === null || (admitted.pub ??= grant.canPublish(frame.channel)))) return this.publish(ws, frame, payload, admitted);
+    if (grant !== null && !grant.canPublish(frame.channel)) return this.sendError(ws, "forbidden", `the token of ${grant.user} does not allow publishing on ${frame.channel}`, frame.id);
     // First use of this channel on this connection: the password check (and, for a name the
     // registry lacks, the confirmed open) comes first; nothing is published before it passes.
     this.admitThen(ws, frame.channel, frame.password, frame.id, (admitted) => this.publish(ws, frame, payload, admitted));
@@ -100,6 +102,8 @@ export class ClientHandler {
       this.subs.add(ws, frame.channel, instance, frame.echo === true);
       if (frame.id !== undefined) this.send(ws, { op: "ack", id: frame.id });
     };
+    const grant = ws.data.grant;
+    if (grant !== null && !grant.canSubscribe(frame.channel)) return this.sendError(ws, "forbidden", `the token of ${grant.user} does not allow subscribing to ${frame.channel}`, frame.id);
     const admitted = this.admission.fast(ws, frame.channel);
     if (admitted !== null) return subscribe(admitted);
     this.admitThen(ws, frame.channel, frame.password, frame.id, subscribe);

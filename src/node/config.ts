@@ -57,6 +57,8 @@ export const ConfigSchema = v.object({
   tlsCa: v.optional(v.pipe(v.string(), v.minLength(1))),
   connectRate: v.optional(int(0, 1_000_000), 100),
   maxChannels: v.optional(int(1, 100_000_000), 100_000),
+  jwtSecret: v.optional(v.pipe(v.string(), v.minLength(32, "must be at least 32 characters"))),
+  jwtPublicKey: v.optional(v.pipe(v.string(), v.minLength(1))),
 });
 
 /** What each setting means: shown by `relay serve --help`; README's table says the same. */
@@ -84,6 +86,8 @@ export const SETTING_HELP: Record<keyof Config, string> = {
   tlsCa: "PEM CA file trusted when dialing peers over wss:// (for a private CA)",
   connectRate: "WebSocket connections per second from one address, burst 10x (default 100; 0 = no limit)",
   maxChannels: "most live channels in the registry; opening more is refused (default 100000)",
+  jwtSecret: "HS256 secret: clients must connect with a JWT signed with it (?token=)",
+  jwtPublicKey: "Ed25519 public key file (PEM): clients must connect with a JWT (EdDSA) it verifies",
 };
 
 /** A validated configuration. */
@@ -149,6 +153,9 @@ export function resolveConfig(sources: { file?: RawConfig; env?: RawConfig; flag
   }
   const result = v.safeParse(ConfigSchema, merged);
   if (result.success) {
+    if (result.output.jwtSecret !== undefined && result.output.jwtPublicKey !== undefined) {
+      throw new ConfigError("--jwt-secret and --jwt-public-key exclude each other: tokens are HS256 or EdDSA, not both");
+    }
     if ((result.output.tlsCert === undefined) !== (result.output.tlsKey === undefined)) {
       throw new ConfigError("--tls-cert and --tls-key go together (RELAY_TLS_CERT, RELAY_TLS_KEY): give both to serve https:// and wss://, or neither");
     }

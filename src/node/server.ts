@@ -28,6 +28,8 @@ import { commandKey } from "./admin-auth.ts";
 import { adminHandlers } from "./admin-handlers.ts";
 import { handleAdmin } from "./admin-http.ts";
 import { VERSION } from "./version.ts";
+import { ClientAuth, tokenOf, type ClientGrant } from "./client-auth.ts";
+import { readFileSync } from "node:fs";
 
 /** What a socket of the shared Bun.serve carries: a client session or a peer link. */
 type SocketData = Session | PeerSocketData;
@@ -96,6 +98,8 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
   let state: "running" | "draining" | "stopping" | "stopped" = "running";
 
   const connects = new AddressThrottle(config.connectRate, config.connectRate * 10);
+  // The key file is read once, at start: a node that requires tokens must not start without its key.
+  const clientAuth = ClientAuth.create(config.jwtSecret, config.jwtPublicKey === undefined ? undefined : readFileSync(config.jwtPublicKey, "utf8"));
   const server: Server<SocketData> = Bun.serve<SocketData>({
     hostname: config.host,
     port: config.port,
@@ -103,7 +107,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     ...(config.tlsCert && config.tlsKey ? { tls: { cert: Bun.file(config.tlsCert), key: Bun.file(config.tlsKey) } } : {}),
     // Bun's own idle timeout on HTTP requests; client WebSockets have theirs below.
     idleTimeout: 30,
-    fetch(req, srv): Response | Promise<Response> | undefined {
+    fetch(req, srv): Response | Promise<Response | undefined> | undefined {
       if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
         if (state === "draining") return httpError(503, "draining", ERRORS.draining.message);
         if (state !== "running") return httpError(503, "shutting_down", ERRORS.shutting_down.message);
@@ -111,7 +115,8 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
           metrics.error("too_many_connects");
           return httpError(429, "too_many_connects", `more than ${config.connectRate} connections a second from this address; slow down`);
         }
-        const path = new URL(req.url).pathname;
+        const url = new URL(req.url);
+        const path = url.pathname;
         if (path === PEER_PATH) {
           if (!peers) return httpError(403, "no_cluster_key", "this node has no cluster key (--cluster-key), so it takes no peers");
           const peerData: PeerSocketData = { kind: "peer", conn: null, remote: srv.requestIP(req)?.address ?? "unknown" };
@@ -123,22 +128,41 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
           metrics.error("unsupported_protocol");
           return httpError(400, "unsupported_protocol", `this node speaks ${SUBPROTOCOL_JSON} and ${SUBPROTOCOL_MSGPACK}`);
         }
-        const data: Session = {
-          kind: "client",
-          id: `${idTag}.${(nextClient++).toString(36)}`,
-          encoding: picked.encoding,
-          subs: new Map(),
-          admitted: null,
-          admitting: null,
-          echo: null,
-          bucket: fullBucket(config.publishBurst, now()),
-          remote: srv.requestIP(req)?.address ?? "unknown",
-          closing: null,
-          backlog: 0,
+        const upgrade = (grant: ClientGrant | null): Response | undefined => {
+          const data: Session = {
+            kind: "client",
+            id: `${idTag}.${(nextClient++).toString(36)}`,
+            encoding: picked.encoding,
+            subs: new Map(),
+            admitted: null,
+            admitting: null,
+            echo: null,
+            bucket: fullBucket(config.publishBurst, now()),
+            remote: srv.requestIP(req)?.address ?? "unknown",
+            closing: null,
+            backlog: 0,
+            grant,
+            expiry: null,
+          };
+          const headers = picked.header ? { "Sec-WebSocket-Protocol": picked.header } : undefined;
+          if (srv.upgrade(req, { data, headers })) return undefined;
+          return httpError(400, "bad_upgrade", "the WebSocket upgrade failed");
         };
-        const headers = picked.header ? { "Sec-WebSocket-Protocol": picked.header } : undefined;
-        if (srv.upgrade(req, { data, headers })) return undefined;
-        return httpError(400, "bad_upgrade", "the WebSocket upgrade failed");
+        if (!clientAuth) return upgrade(null);
+        // Tokens are checked once, here, before the socket exists: a client without a valid one never gets a session.
+        const token = tokenOf(req, url);
+        if (!token) {
+          metrics.error("unauthorized");
+          return httpError(401, "unauthorized", "this node requires a token: connect with ?token=JWT (or Authorization: Bearer JWT)");
+        }
+        return clientAuth.verify(token, Date.now()).then((outcome) => {
+          if (!outcome.ok) {
+            metrics.error("unauthorized");
+            log.debug(`refused a client from ${srv.requestIP(req)?.address ?? "unknown"}: ${outcome.message}`);
+            return httpError(401, "unauthorized", outcome.message);
+          }
+          return upgrade(outcome.grant);
+        });
       }
       if (new URL(req.url).pathname.startsWith("/admin/")) {
         return handleAdmin(req, {
@@ -191,6 +215,16 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
         }
         sessions.add(ws);
         metrics.connectionsTotal++;
+        const grant = ws.data.grant;
+        if (grant) {
+          // The session lives as long as its token: at expiry the client is told and closed.
+          ws.data.expiry = setTimeout(() => {
+            if (ws.data.closing !== null) return;
+            handler.sendError(ws, "token_expired", `the token of ${grant.user} expired; connect again with a fresh one`);
+            ws.data.closing = "token_expired";
+            ws.close(ERRORS.token_expired.close, "token_expired");
+          }, Math.max(0, grant.expiresAt - Date.now()));
+        }
         log.debug(`client ${ws.data.id} connected from ${ws.data.remote} (${ws.data.encoding})`);
         handler.send(ws, {
           op: "welcome",
@@ -212,6 +246,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       close(socket, code, reason) {
         if (socket.data.kind === "peer") return peers?.onClose(socket as ServerWebSocket<PeerSocketData>);
         const ws = socket as ClientSocket;
+        if (ws.data.expiry) clearTimeout(ws.data.expiry);
         if (!sessions.delete(ws)) return;
         subs.dropAll(ws);
         // Bun cuts a frame over maxPayloadLength before any handler sees it: the client gets 1009,

@@ -26,9 +26,13 @@ export interface Session {
   /** Peer address, for logs. */
   remote: string;
   /** Set once the node has closed this client on purpose, so the close handler counts it right. */
-  closing: "slow_consumer" | "shutting_down" | "too_many_connections" | "too_big" | "kicked" | null;
+  closing: "slow_consumer" | "shutting_down" | "too_many_connections" | "too_big" | "kicked" | "token_expired" | null;
   /** Bytes waiting in the send buffer at the last slow-consumer sweep. */
   backlog: number;
+  /** What the client's token grants, when the node requires tokens; null otherwise. */
+  grant: import("./client-auth.ts").ClientGrant | null;
+  /** Closes the session when the token expires. */
+  expiry: ReturnType<typeof setTimeout> | null;
 }
 
 /** A channel a client passed admission for. */
@@ -41,6 +45,9 @@ export interface Admitted {
    * moves between nodes, and spot gaps.
    */
   n: number;
+  /** Whether the client's token allows publishing / subscribing here; decided once, at first use. */
+  pub?: boolean;
+  sub?: boolean;
 }
 
 /** A client's WebSocket. */

@@ -44,6 +44,12 @@ export const ERRORS = {
   too_many_connects: { close: null, message: "too many connections from this address; slow down" },
   /** The registry holds --max-channels live channels; a new one cannot be opened. */
   too_many_channels: { close: null, message: "the mesh holds its limit of channels" },
+  /** The node requires a client token (--jwt-secret / --jwt-public-key) and none, or an invalid one, came (HTTP 401 at the upgrade). */
+  unauthorized: { close: null, message: "a valid token is required" },
+  /** The client's token does not allow this action on this channel. */
+  forbidden: { close: null, message: "the token does not allow this channel" },
+  /** The client's token expired: the session is closed; connect again with a fresh token. */
+  token_expired: { close: 4011, message: "the token expired" },
   /** The node is shutting down; reconnect (the SDK does so by itself). */
   shutting_down: { close: 1001, message: "the node is shutting down" },
   /** A fault inside the node; it is logged, and the node and the connection keep running. */

@@ -26,7 +26,7 @@ const DEDUP_LINGER_MS = 1000;
 
 type Handler = (msg: Message) => void;
 type Events = { state: (state: ConnectionState) => void; error: (err: RelayError) => void };
-type Settings = Required<Omit<ConnectOptions, "url" | "bootstrap" | "signal" | "maxCandidates" | "rerankIntervalMs">>;
+type Settings = Required<Omit<ConnectOptions, "url" | "bootstrap" | "signal" | "maxCandidates" | "rerankIntervalMs" | "token">>;
 
 /** A request waiting for the node's ack or error. */
 interface Pending {
@@ -83,6 +83,9 @@ export class Client {
   /** Bootstrap addresses when the client chooses its node from the directory; null with a fixed `url`. */
   private readonly bootstrap: string[] | null;
   private readonly maxCandidates: number;
+  /** Where tokens come from (ConnectOptions.token), and the one the latest attempt used. */
+  private readonly tokenSource: ConnectOptions["token"];
+  private token: string | null = null;
   private readonly rerankIntervalMs: number;
   private rerankTimer: ReturnType<typeof setTimeout> | null = null;
   /** The latest ranking of candidate nodes, best first (empty with a fixed `url`). */
@@ -99,6 +102,7 @@ export class Client {
     this.urls = list.map(toWebSocketUrl);
     this.bootstrap = options.url === undefined && options.bootstrap?.length ? [...options.bootstrap] : null;
     this.maxCandidates = options.maxCandidates ?? 8;
+    this.tokenSource = options.token;
     this.rerankIntervalMs = options.rerankIntervalMs ?? 300_000;
     this.signal = options.signal;
     this.opts = {
@@ -323,9 +327,39 @@ export class Client {
     else p.resolve();
   }
 
+  /** Opens the next connection, asking the token function first when there is one. */
   private open(): void {
+    const source = this.tokenSource;
+    if (typeof source !== "function") {
+      this.token = source ?? null;
+      return this.openSocket();
+    }
+    Promise.resolve()
+      .then(() => source())
+      .then(
+        (token) => {
+          this.token = token;
+          if (this._state !== "closed") this.openSocket();
+        },
+        (err: unknown) => {
+          if (this._state === "closed") return;
+          this.emit("error", new RelayError("unauthorized", `the token function failed: ${err instanceof Error ? err.message : String(err)}`));
+          this.onDrop(1006, "no token");
+        },
+      );
+  }
+
+  /** A node URL with the token, when there is one, as `?token=` (browsers cannot set headers on a WebSocket). */
+  private withToken(url: string): string {
+    if (this.token === null) return url;
+    const u = new URL(url);
+    u.searchParams.set("token", this.token);
+    return u.toString();
+  }
+
+  private openSocket(): void {
     const url = this.urls[this.urlIndex % this.urls.length]!;
-    const ws = new WebSocket(url, this.opts.encoding === "msgpack" ? SUBPROTOCOL_MSGPACK : SUBPROTOCOL_JSON);
+    const ws = new WebSocket(this.withToken(url), this.opts.encoding === "msgpack" ? SUBPROTOCOL_MSGPACK : SUBPROTOCOL_JSON);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onmessage = (ev) => {
@@ -444,7 +478,7 @@ export class Client {
     this.urls = [...new Set([...urls, ...this.urls])];
     const current = this.ws;
     this.urlIndex = current ? this.urls.indexOf(this.url) : 0;
-    const ws = new WebSocket(url, this.opts.encoding === "msgpack" ? SUBPROTOCOL_MSGPACK : SUBPROTOCOL_JSON);
+    const ws = new WebSocket(this.withToken(url), this.opts.encoding === "msgpack" ? SUBPROTOCOL_MSGPACK : SUBPROTOCOL_JSON);
     ws.binaryType = "arraybuffer";
     this.dedup ??= new Map();
     const abandon = (): void => {

@@ -13,6 +13,12 @@ export interface ConnectOptions {
    * (see README, "Choosing the closest node"). Without `url`, this is how to connect to a mesh.
    */
   bootstrap?: string[];
+  /**
+   * The client's JWT, for nodes that require one (--jwt-secret / --jwt-public-key): a string, or a
+   * function the client calls before every connection attempt, so it can fetch a fresh token
+   * (after `token_expired`, the client reconnects with what it returns). Sent as `?token=`.
+   */
+  token?: string | (() => string | Promise<string>);
   /** Most candidates timed when choosing a node (default 8). */
   maxCandidates?: number;
   /**
