@@ -13,7 +13,7 @@ import {
 } from "../protocol/index.ts";
 import { backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import { RelayError, errorFromFrame } from "./errors.ts";
-import type { ConnectOptions, ConnectionState, Message, PublishOptions, SubscribeOptions, Subscription } from "./types.ts";
+import type { ConnectOptions, ConnectionState, Gap, Message, PublishOptions, SubscribeOptions, Subscription } from "./types.ts";
 import { toWebSocketUrl } from "./url.ts";
 import { chooseNode, type Candidate } from "./closest.ts";
 
@@ -25,7 +25,9 @@ const OLD_SOCKET_LINGER_MS = 2000;
 const DEDUP_LINGER_MS = 1000;
 
 type Handler = (msg: Message) => void;
-type Events = { state: (state: ConnectionState) => void; error: (err: RelayError) => void };
+type Events = { state: (state: ConnectionState) => void; error: (err: RelayError) => void; gap: (gap: Gap) => void };
+/** Publishers whose last `n` is remembered per channel, for gap detection; the least recent is forgotten past this. */
+const GAP_PUBLISHERS_PER_CHANNEL = 1024;
 type Settings = Required<Omit<ConnectOptions, "url" | "bootstrap" | "signal" | "maxCandidates" | "rerankIntervalMs" | "token">>;
 
 /** A request waiting for the node's ack or error. */
@@ -72,7 +74,11 @@ export class Client {
   /** Requests not yet written to a socket, in order; flushed after each welcome. */
   private readonly unsent = new Set<Pending>();
   private readonly channels = new Map<string, ChannelSubs>();
-  private readonly listeners: { [K in keyof Events]: Set<Events[K]> } = { state: new Set(), error: new Set() };
+  private readonly listeners: { [K in keyof Events]: Set<Events[K]> } = { state: new Set(), error: new Set(), gap: new Set() };
+  /** The last `n` seen per channel and publisher, to report gaps. */
+  private readonly lastN = new Map<string, Map<string, number>>();
+  /** Set by a drop, so the next welcome reports a gap on every channel it resubscribes. */
+  private dropped = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly opts: Settings;
   /** connect()'s promise, until the first welcome. */
@@ -400,7 +406,9 @@ export class Client {
       case "msg": {
         const entry = this.channels.get(frame.channel);
         if (!entry || this.duplicate(frame)) return;
+        if (frame.from !== undefined && frame.n !== undefined) this.checkSequence(frame.channel, frame.from, frame.n);
         const msg: Message = frame.from === undefined ? { channel: frame.channel, data: frame.data } : { channel: frame.channel, data: frame.data, from: frame.from };
+        if (frame.n !== undefined) msg.n = frame.n;
         for (const h of entry.handlers) {
           try {
             h(msg);
@@ -431,6 +439,17 @@ export class Client {
       case "goaway":
         return this.onGoaway(frame.nodes);
     }
+  }
+
+  /** Reports a `sequence` gap when a publisher's n skips ahead. */
+  private checkSequence(channel: string, from: string, n: number): void {
+    let seen = this.lastN.get(channel);
+    if (!seen) this.lastN.set(channel, (seen = new Map()));
+    const last = seen.get(from);
+    seen.delete(from); // re-inserted last: the map's order is recency, for the bound below
+    seen.set(from, n);
+    if (seen.size > GAP_PUBLISHERS_PER_CHANNEL) seen.delete(seen.keys().next().value!);
+    if (last !== undefined && n > last + 1) this.emit("gap", { channel, reason: "sequence", from, missed: n - last - 1 });
   }
 
   /** True for a second copy of a message while moving between sockets (same channel, publisher and n). */
@@ -570,6 +589,10 @@ export class Client {
     for (const [channel, entry] of this.channels) {
       if (!queuedSubs.has(channel)) this.request(subFrame(channel, entry.options)).catch((err: RelayError) => this.emit("error", err));
     }
+    if (this.dropped) {
+      this.dropped = false;
+      for (const channel of this.channels.keys()) this.emit("gap", { channel, reason: "reconnect" });
+    }
     for (const p of [...this.unsent]) this.write(p);
     const first = this.firstConnect;
     if (first) {
@@ -580,6 +603,7 @@ export class Client {
   }
 
   private onDrop(code: number, reason: string): void {
+    if (this._clientId !== null) this.dropped = true;
     this._clientId = null;
     this._node = null;
     this._limits = null;

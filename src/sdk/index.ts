@@ -23,7 +23,7 @@ export function connect(target: string | ConnectOptions): Promise<Client> {
 }
 
 export { Client };
-export type { ConnectOptions, ConnectionState, Message, PublishOptions, SubscribeOptions, Subscription } from "./types.ts";
+export type { ConnectOptions, ConnectionState, Gap, Message, PublishOptions, SubscribeOptions, Subscription } from "./types.ts";
 export type { BackoffOptions } from "./backoff.ts";
 export { RelayError } from "./errors.ts";
 export { chooseNode, type Candidate, type Choice, type ChooseOptions } from "./closest.ts";

@@ -43,6 +43,22 @@ export interface ConnectOptions {
   maxQueued?: number;
 }
 
+/**
+ * Messages may have been missed on a channel (`client.on("gap", ...)`):
+ * - `reconnect`: the connection dropped and the channel was resubscribed; whatever was published
+ *   while the client was away is gone (Relay keeps no history);
+ * - `sequence`: a publisher's sequence number `n` jumped, so `missed` of its messages never came
+ *   (a node crashed or cut this client, or a link changed, on their way).
+ */
+export interface Gap {
+  channel: string;
+  reason: "reconnect" | "sequence";
+  /** The publisher, for `sequence`. */
+  from?: string;
+  /** How many of that publisher's messages are missing, for `sequence`. */
+  missed?: number;
+}
+
 /** Connection states, reported through `client.on("state", ...)`. */
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "closed";
 
@@ -54,6 +70,8 @@ export interface Message {
   data: Payload;
   /** Id of the publishing client, where the node knows it. */
   from?: string;
+  /** The publisher's sequence number on this channel (1, 2, ...): with `from`, names the message. */
+  n?: number;
 }
 
 /** Options for {@link Client.subscribe}. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { RelayNode } from "../../src/node/server.ts";
-import { connect, RelayError, type Client, type ConnectionState, type Message } from "../../src/sdk/index.ts";
+import { connect, RelayError, type Client, type ConnectionState, type Gap, type Message } from "../../src/sdk/index.ts";
 import { startTestNode, waitFor } from "../helpers/node.ts";
 
 const nodes: RelayNode[] = [];
@@ -55,7 +55,7 @@ describe("SDK", () => {
     const sub = await a.subscribe("sdk.basic", (m) => got.push(m));
     await b.publish("sdk.basic", { hello: "world" });
     await waitFor(() => got.length === 1, "one message");
-    expect(got[0]).toEqual({ channel: "sdk.basic", data: { hello: "world" }, from: b.clientId! });
+    expect(got[0]).toEqual({ channel: "sdk.basic", data: { hello: "world" }, from: b.clientId!, n: 1 });
     await sub.unsubscribe();
     await b.publish("sdk.basic", "after");
     await a.publish("sdk.other", "flush"); // an acked round trip on a's connection orders after any stray delivery
@@ -213,5 +213,34 @@ describe("SDK", () => {
     const a = await client({ bootstrap: [deadUrl, n.url], backoff: { initialMs: 10, maxMs: 50 } });
     expect(a.node).toBe("test-node");
     expect(a.state).toBe("connected");
+  });
+});
+
+describe("SDK gap signal", () => {
+  test("a reconnect reports a gap on every resubscribed channel, and a skipped n reports the messages missed", async () => {
+    const n = startTestNode();
+    const port = n.port;
+    const a = await connect({ url: n.url, backoff: { initialMs: 20, maxMs: 100 } });
+    const gaps: Gap[] = [];
+    a.on("gap", (g) => gaps.push(g));
+    try {
+      await a.subscribe("gap.one", () => {});
+      await n.stop();
+      const again = startTestNode({ port });
+      try {
+        await waitFor(() => gaps.length === 1 && a.state === "connected", "a gap after the reconnect", 5000);
+        expect(gaps).toEqual([{ channel: "gap.one", reason: "reconnect" }]);
+        // A publisher's n jumping from 1 to 4 means 2 and 3 never came (delivered through the mesh door with explicit n).
+        const instance = again.channel("gap.one")!.instance;
+        again.deliverFromPeer("gap.one", instance, "first", "pub.1", 1);
+        again.deliverFromPeer("gap.one", instance, "fourth", "pub.1", 4);
+        await waitFor(() => gaps.length === 2, "a sequence gap");
+        expect(gaps[1]).toEqual({ channel: "gap.one", reason: "sequence", from: "pub.1", missed: 2 });
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      a.close();
+    }
   });
 });
