@@ -48,6 +48,8 @@ export interface SimOptions {
   logLimit?: number;
   /** Also print log directives at this level and above to the console (default: none). */
   printLogs?: "debug" | "info" | "warn";
+  /** Sees every directive a core emits, before the simulator carries it out (channel scenarios watch opens and deliveries). */
+  onDirective?: (node: SimNode, d: Directive) => void;
 }
 
 /** A node of the run. Fields are read by the measurements; only the simulator writes them. */
@@ -354,6 +356,7 @@ export class Simulator implements LinkHost {
   }
 
   private execute(node: SimNode, d: Directive): void {
+    this.options.onDirective?.(node, d);
     switch (d.type) {
       case "dial":
         return this.links.dial(node, d.address);
