@@ -3,6 +3,7 @@ import { fromBase64, utf8Length } from "./bytes.ts";
 import { channelProblem, describeChannelProblem } from "./channel.ts";
 import { MAX_PAYLOAD_DEPTH, fail, maxFrameBytes, type ClientFrame, type JsonPayload, type Refusal, type RequestId } from "./client.ts";
 import { makeDecoder } from "./msgpack.ts";
+import { DEPTH_SCAN_FROM_BYTES, jsonTooDeep, msgpackTooDeep } from "./depth.ts";
 
 /**
  * The node's edge for client frames: decode, validate once with valibot, and measure the payload.
@@ -79,6 +80,10 @@ export class ClientFrameDecoder {
   decode(raw: string | Uint8Array): DecodedClientFrame {
     let obj: unknown;
     const isText = typeof raw === "string";
+    // A frame nests at most the payload's depth plus its own object: refuse deeper ones before parsing builds them.
+    if (raw.length >= DEPTH_SCAN_FROM_BYTES && (isText ? jsonTooDeep(raw, MAX_PAYLOAD_DEPTH + 1) : msgpackTooDeep(raw, MAX_PAYLOAD_DEPTH + 1))) {
+      return fail("bad_frame", `the frame nests deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+    }
     try {
       obj = isText ? JSON.parse(raw) : this.msgpack.decode(raw);
     } catch {

@@ -2,6 +2,7 @@ import type { Decoder } from "@msgpack/msgpack";
 import { isChannelName } from "./channel.ts";
 import { MAX_PAYLOAD_DEPTH } from "./client.ts";
 import { encoder, makeDecoder } from "./msgpack.ts";
+import { DEPTH_SCAN_FROM_BYTES, msgpackTooDeep } from "./depth.ts";
 import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, LoadRecord, Lsa, MemberRecord, MemberState, NodeName, PeerFrame } from "./peer-frames.ts";
 
 /**
@@ -45,6 +46,9 @@ import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, LoadRecord, 
  * their fields frozen, so every version can read a peer's version and refuse it cleanly.
  * DATA keeps the payload last so the shell can one day splice payload bytes without re-encoding.
  */
+
+/** Deepest nesting a peer frame may have: a DATA payload's MAX_PAYLOAD_DEPTH plus the frame's own levels, with room. */
+const MAX_FRAME_DEPTH = MAX_PAYLOAD_DEPTH + 16;
 
 /** Peer protocol version, carried in HELLO and WELCOME; a node refuses a peer that speaks another. v2: a message may batch several frames. */
 export const PEER_PROTOCOL_VERSION = 2;
@@ -210,6 +214,7 @@ function callFields(b: CallBody): unknown[] {
  */
 export function decodePeerFrame(bytes: Uint8Array, maxBytes: number): PeerDecoded {
   if (bytes.byteLength > maxBytes) return { ok: false, reason: `frame of ${bytes.byteLength} bytes is over the limit of ${maxBytes}` };
+  if (bytes.byteLength >= DEPTH_SCAN_FROM_BYTES && msgpackTooDeep(bytes, MAX_FRAME_DEPTH)) return { ok: false, reason: `frame nests deeper than ${MAX_FRAME_DEPTH} levels` };
   let raw: unknown;
   try {
     raw = decoderFor(maxBytes).decode(bytes);
@@ -243,6 +248,7 @@ function readFrame(raw: unknown): PeerDecoded {
  */
 export function decodePeerMessage(bytes: Uint8Array, maxBytes: number): PeerDecoded[] {
   if (bytes.byteLength > maxBytes) return [{ ok: false, reason: `message of ${bytes.byteLength} bytes is over the limit of ${maxBytes}` }];
+  if (bytes.byteLength >= DEPTH_SCAN_FROM_BYTES && msgpackTooDeep(bytes, MAX_FRAME_DEPTH)) return [{ ok: false, reason: `message nests deeper than ${MAX_FRAME_DEPTH} levels` }];
   const out: PeerDecoded[] = [];
   try {
     for (const raw of decoderFor(maxBytes).decodeMulti(bytes)) {
