@@ -104,6 +104,13 @@ export class Mesh {
   private readonly registry: ChannelRegistry;
   /** membershipChanges as the registry last heard of it: a difference means ownership may have moved. */
   private registryTerm = -1;
+  /**
+   * The last full membership, the base of a strict majority: every member seen and not left,
+   * dead ones included even after the member table forgets them (FORGET_DEAD_MS), so the
+   * minority side of a partition stays a minority however long the partition lasts. Only a
+   * leave takes a member out (one that crashed for good counts until this node restarts).
+   */
+  private readonly quorum = new Set<NodeName>();
   /** The registry sync asked for last: which link, at which term, when. */
   private regsyncAsked: { link: LinkId; term: number; at: number } | null = null;
   private lastRegsync = 0;
@@ -121,6 +128,8 @@ export class Mesh {
   private lastOverlay = -Infinity;
   private lastPushPull = 0;
   private left = false;
+  /** When a graceful leave began: links are withdrawn from the LSA but still forward, until LINK_DRAIN_MS later. */
+  private leavingSince: number | null = null;
   private out: Directive[] = [];
   /** `now` of the event being handled, for the few helpers deep in a call that need it. */
   private clock = 0;
@@ -137,6 +146,7 @@ export class Mesh {
     this.joinGraceUntil = config.seeds.length > 0 ? null : -Infinity;
     this.loads = new LoadTable(this.self.name, () => this.self.incarnation);
     this.table.merge({ ...this.selfRecord() }, 0);
+    this.quorum.add(this.self.name);
     this.graph.put({ origin: this.self.name, incarnation: this.self.incarnation, seq: 0, links: [] }, 0);
     const mesh = this;
     this.registry = new ChannelRegistry({
@@ -147,11 +157,7 @@ export class Mesh {
       call: (to, req, body) => this.route({ t: "call", to, from: this.self.name, hops: 0, req, body }),
       flood: (record) => void this.outbox.channels.push({ record, from: null }),
       hasInterest: (channel) => (this.interest.nodesFor(channel)?.size ?? 0) > 0,
-      quorumBase: () => {
-        let n = 0;
-        for (const m of this.table.values()) if (m.record.state !== "left") n++;
-        return n;
-      },
+      quorumBase: () => this.quorum.size,
       emit: (d) => void this.out.push(d),
     });
   }
@@ -274,6 +280,12 @@ export class Mesh {
   // ---- time ----
 
   private onTick(now: number): void {
+    if (this.leavingSince !== null) {
+      // Leaving: keep relaying until every node has routed around us, then say goodbye.
+      if (now - this.leavingSince >= LINK_DRAIN_MS) this.finishLeave(now);
+      else this.flushOutbox();
+      return;
+    }
     for (const link of [...this.linkMap.values()]) {
       if (link.drainingSince !== null && now - link.drainingSince >= LINK_DRAIN_MS) {
         this.out.push({ type: "close", link: link.id, reason: "dropped by the overlay" });
@@ -491,7 +503,11 @@ export class Mesh {
   private onMembershipChanged(now: number): void {
     this.registryTerm = this.counters.membershipChanges;
     const live: NodeName[] = [];
-    for (const m of this.table.values()) if (m.record.state === "alive" || m.record.state === "suspect") live.push(m.record.name);
+    for (const m of this.table.values()) {
+      if (m.record.state === "left") this.quorum.delete(m.record.name);
+      else this.quorum.add(m.record.name);
+      if (m.record.state === "alive" || m.record.state === "suspect") live.push(m.record.name);
+    }
     this.registry.membershipChanged(live.sort(), this.alone(now));
     if (this.linkMap.size > 0) this.askRegsync(now);
   }
@@ -594,11 +610,34 @@ export class Mesh {
     this.learn({ ...held, incarnation, state: "left" }, from, now);
   }
 
+  /**
+   * A graceful leave, in two steps, like a link the overlay drops: first withdraw every link from
+   * this node's LSA, so the others recompute their trees without it, while it still relays what
+   * is already on its way; LINK_DRAIN_MS later, send LEAVE and close the links. A node that left
+   * at once would drop the messages it was relaying for others.
+   */
   private onLeave(now: number): void {
+    if (this.leavingSince !== null) return;
+    this.leavingSince = now;
+    if (this.linkMap.size === 0) return this.finishLeave(now);
+    for (const link of this.linkMap.values()) link.drainingSince ??= now;
+    this.updateOwnLsa(true);
+    this.flushOutbox();
+  }
+
+  private finishLeave(now: number): void {
     const record: MemberRecord = { ...this.selfRecord(), state: "left" };
     this.table.merge(record, now);
-    for (const id of this.linkMap.keys()) this.send(id, { t: "leave", name: this.self.name, incarnation: this.self.incarnation });
+    for (const id of this.linkMap.keys()) {
+      this.send(id, { t: "leave", name: this.self.name, incarnation: this.self.incarnation });
+      this.out.push({ type: "close", link: id, reason: "left the mesh" });
+    }
     this.left = true;
+  }
+
+  /** True once a graceful leave has finished (LEAVE sent, links closed). */
+  get hasLeft(): boolean {
+    return this.left;
   }
 
   private forgetRoutes(name: NodeName): void {
@@ -695,14 +734,15 @@ export class Mesh {
     const wanted = this.interest.nodesFor(frame.channel);
     if (!wanted || (wanted.size === 1 && wanted.has(this.self.name))) return;
     const tree = this.graph.tree(frame.origin);
-    if (!tree.tin.has(this.self.name)) {
+    const previous = this.graph.previousTree(frame.origin, this.clock);
+    // A node that withdrew its links (leaving) is in no current tree, but still in the previous one.
+    if (!tree.tin.has(this.self.name) && !previous?.tin.has(this.self.name)) {
       // The origin's links are not known here yet: flood once; dedup stops the copies.
       this.counters.fallbacks++;
       for (const id of this.linkMap.keys()) if (id !== from) this.sendData(id, frame);
       return;
     }
-    const targets = childrenToward(tree, this.self.name, wanted);
-    const previous = this.graph.previousTree(frame.origin, this.clock);
+    const targets = tree.tin.has(this.self.name) ? childrenToward(tree, this.self.name, wanted) : new Set<NodeName>();
     if (previous?.tin.has(this.self.name)) for (const child of childrenToward(previous, this.self.name, wanted)) targets.add(child);
     for (const child of targets) {
       const id = this.byPeer.get(child);

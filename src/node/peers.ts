@@ -149,15 +149,30 @@ export class PeerLinks {
     return this.mesh.links().length;
   }
 
-  /** Graceful leave: tell the peers, then close every peer socket. */
-  stop(): void {
-    if (this.tickTimer) clearInterval(this.tickTimer);
-    this.tickTimer = null;
-    this.handle({ type: "leave" });
-    for (const conn of this.conns.values()) this.closeConn(conn, 1001, "leaving");
-    for (const open of this.opens.values()) open.reject(new Error("the node is shutting down"));
-    this.opens.clear();
+  /**
+   * Graceful leave: the core withdraws this node's links and keeps relaying for LINK_DRAIN_MS
+   * while the others route around it, then sends LEAVE and closes the links. Resolves once left
+   * (every peer socket closed). Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= new Promise<void>((resolve) => {
+      for (const open of this.opens.values()) open.reject(new Error("the node is shutting down"));
+      this.opens.clear();
+      this.handle({ type: "leave" });
+      const deadline = this.deps.now() + timing.LINK_DRAIN_MS + 1000;
+      const check = setInterval(() => {
+        if (!this.mesh.hasLeft && this.deps.now() < deadline) return;
+        clearInterval(check);
+        if (this.tickTimer) clearInterval(this.tickTimer);
+        this.tickTimer = null;
+        for (const conn of this.conns.values()) this.closeConn(conn, 1001, "leaving");
+        resolve();
+      }, timing.TICK_MS);
+      if (!this.tickTimer) this.start(); // a node never started still leaves cleanly
+    });
+    return this.stopping;
   }
+  private stopping: Promise<void> | null = null;
 
   // ---- inbound sockets (Bun.serve calls these for ws.data.kind === "peer") ----
 

@@ -10,7 +10,7 @@ import {
   type Payload,
 } from "../protocol/index.ts";
 import { ChannelAdmission } from "./admission.ts";
-import type { ChannelRecord } from "../mesh/index.ts";
+import { timing, type ChannelRecord } from "../mesh/index.ts";
 import { ClientHandler } from "./client-handler.ts";
 import type { Config } from "./config.ts";
 import { Fanout } from "./fanout.ts";
@@ -399,7 +399,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     for (const ws of sessions) handler.send(ws, { op: "goaway", nodes: suggested, message });
     const done = setTimeout(() => {
       if (state !== "draining") return;
-      mesh.stop();
+      void mesh.stop();
       for (const ws of sessions) {
         ws.data.closing = "shutting_down";
         ws.close(1001, "draining");
@@ -447,12 +447,14 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
         state = "stopping";
         clearInterval(sweep);
         clearInterval(sampler);
-        mesh.stop();
         log.info(`stopping: closing ${sessions.size} client(s) with 1001`);
         for (const ws of sessions) {
           ws.data.closing = "shutting_down";
           ws.close(1001, "shutting_down");
         }
+        // Then leave the mesh gracefully: relay for others while they route around this node.
+        if (peers) log.info(`leaving the mesh: relaying for ${timing.LINK_DRAIN_MS} ms while the others route around this node`);
+        await mesh.stop();
         await server.stop(true);
         state = "stopped";
       })();
