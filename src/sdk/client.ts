@@ -19,10 +19,31 @@ import { chooseNode, type Candidate } from "./closest.ts";
 
 /** A move to a much closer node must save at least this much RTT, and halve it (README: re-ranking). */
 const RERANK_MIN_GAIN_MS = 20;
-/** After switching sockets, the old one stays open this long at most, for answers to requests sent on it. */
-const OLD_SOCKET_LINGER_MS = 2000;
-/** Duplicate suppression outlives the old socket by this much, for copies still on their way. */
-const DEDUP_LINGER_MS = 1000;
+/**
+ * After a move, the old socket keeps delivering at least this long: the new node's subscription
+ * is confirmed at once, but other nodes learn of it only after a gossip batch and a crossing
+ * (docs/guarantees.md: about 100 ms plus one crossing per hop), and until then their messages
+ * still come only through the old node.
+ */
+const MOVE_OVERLAP_MS = 1000;
+/** ... and at most this long, waiting for answers to requests sent on it. */
+const OLD_SOCKET_LINGER_MS = 3000;
+/** Late copies through the new socket are dropped for this long after the old one closes. */
+const TAIL_MS = 5000;
+
+type Msg = Extract<ServerFrame, { op: "msg" }>;
+
+/**
+ * While two sockets deliver the same channels (a move), messages are merged per publisher stream
+ * (channel, from): the primary (the socket in use when the move began) hands messages over as
+ * they come; the secondary's are held back while they run ahead of what the primary delivered,
+ * and released in order once the primary catches up or closes. So a move loses nothing either
+ * socket got, doubles nothing, and keeps each publisher's order.
+ */
+interface Merge {
+  last: Map<string, number>;
+  held: Map<string, Msg[]>;
+}
 
 type Handler = (msg: Message) => void;
 type Events = { state: (state: ConnectionState) => void; error: (err: RelayError) => void; gap: (gap: Gap) => void };
@@ -98,8 +119,15 @@ export class Client {
   private ranked: Candidate[] = [];
   /** A move in progress: the new socket, subscribing before the old one is let go. */
   private moving: { ws: WebSocket; url: string; waiting: Set<RequestId>; welcome: Extract<ServerFrame, { op: "welcome" }> | null; timer: ReturnType<typeof setTimeout> } | null = null;
-  /** While moving: the last `n` seen per channel and publisher, so a message both sockets deliver is handed over once. */
-  private dedup: Map<string, Map<string, number>> | null = null;
+  /** While moving: the merge of the two sockets' messages (see Merge). */
+  private merge: Merge | null = null;
+  /**
+   * After a merge: the last `n` handed over per stream, so copies still on their way through the
+   * new socket (a slower path) are dropped until it catches up; forgotten after TAIL_MS.
+   */
+  private tail: Map<string, number> | null = null;
+  /** Set when the old socket dropped while a move was under way: the move then completes without it. */
+  private primaryLost = false;
 
   /** @internal use {@link connect}. */
   constructor(options: ConnectOptions) {
@@ -377,6 +405,11 @@ export class Client {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      // Mid-move, the new socket carries on: the move completes without the old one.
+      if (this.moving) {
+        this.primaryLost = true;
+        return;
+      }
       this.onDrop(ev.code, ev.reason);
     };
   }
@@ -399,28 +432,91 @@ export class Client {
       });
   }
 
-  private onFrame(frame: ServerFrame): void {
+  /** Routes a message through the merge while moving (`via` says which socket it came on), else hands it over. */
+  private onMsg(frame: Msg, via: "primary" | "secondary"): void {
+    const m = this.merge;
+    if (frame.from === undefined || frame.n === undefined) return this.handOver(frame);
+    const key = `${frame.channel}\u0000${frame.from}`;
+    if (!m) {
+      const tail = this.tail?.get(key);
+      if (tail !== undefined) {
+        if (frame.n <= tail) return; // a late copy of what the old socket handed over
+        this.tail!.delete(key); // caught up
+      }
+      return this.handOver(frame);
+    }
+    const last = m.last.get(key);
+    if (last !== undefined && frame.n <= last) return; // the other socket already handed it over
+    if (via === "secondary" && (last === undefined || frame.n > last + 1)) {
+      let held = m.held.get(key);
+      if (!held) m.held.set(key, (held = []));
+      held.push(frame);
+      return;
+    }
+    this.handOver(frame);
+    m.last.set(key, frame.n);
+    this.release(m, key, false);
+  }
+
+  /** Hands over held messages of a stream that now follow on (or all of them, in order, when the merge ends). */
+  private release(m: Merge, key: string, all: boolean): void {
+    const held = m.held.get(key);
+    if (!held) return;
+    held.sort((a, b) => a.n! - b.n!);
+    while (held.length > 0) {
+      const next = held[0]!;
+      const last = m.last.get(key);
+      if (last !== undefined && next.n! <= last) {
+        held.shift();
+        continue;
+      }
+      if (!all && last !== undefined && next.n! > last + 1) break;
+      if (!all && last === undefined) break;
+      held.shift();
+      this.handOver(next);
+      m.last.set(key, next.n!);
+    }
+    if (held.length === 0) m.held.delete(key);
+  }
+
+  /** The old socket is gone: release whatever was held, in order, and stop merging. */
+  private endMerge(): void {
+    const m = this.merge;
+    this.merge = null;
+    if (!m) return;
+    for (const key of [...m.held.keys()]) this.release(m, key, true);
+    this.tail = m.last;
+    const tail = this.tail;
+    setTimeout(() => {
+      if (this.tail === tail) this.tail = null;
+    }, TAIL_MS);
+  }
+
+  /** Gives a message to the channel's handlers. */
+  private handOver(frame: Msg): void {
+    const entry = this.channels.get(frame.channel);
+    if (!entry) return;
+    if (frame.from !== undefined && frame.n !== undefined) this.checkSequence(frame.channel, frame.from, frame.n);
+    const msg: Message = frame.from === undefined ? { channel: frame.channel, data: frame.data } : { channel: frame.channel, data: frame.data, from: frame.from };
+    if (frame.n !== undefined) msg.n = frame.n;
+    for (const h of entry.handlers) {
+      try {
+        h(msg);
+      } catch (err) {
+        // A throwing handler must not stop delivery to the others, nor kill the connection.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  private onFrame(frame: ServerFrame, via: "primary" | "secondary" = "primary"): void {
     switch (frame.op) {
       case "welcome":
         return this.onWelcome(frame);
-      case "msg": {
-        const entry = this.channels.get(frame.channel);
-        if (!entry || this.duplicate(frame)) return;
-        if (frame.from !== undefined && frame.n !== undefined) this.checkSequence(frame.channel, frame.from, frame.n);
-        const msg: Message = frame.from === undefined ? { channel: frame.channel, data: frame.data } : { channel: frame.channel, data: frame.data, from: frame.from };
-        if (frame.n !== undefined) msg.n = frame.n;
-        for (const h of entry.handlers) {
-          try {
-            h(msg);
-          } catch (err) {
-            // A throwing handler must not stop delivery to the others, nor kill the connection.
-            queueMicrotask(() => {
-              throw err;
-            });
-          }
-        }
-        return;
-      }
+      case "msg":
+        return this.onMsg(frame, via);
       case "ack": {
         const p = this.pending.get(frame.id);
         if (p) this.settle(p);
@@ -450,16 +546,6 @@ export class Client {
     seen.set(from, n);
     if (seen.size > GAP_PUBLISHERS_PER_CHANNEL) seen.delete(seen.keys().next().value!);
     if (last !== undefined && n > last + 1) this.emit("gap", { channel, reason: "sequence", from, missed: n - last - 1 });
-  }
-
-  /** True for a second copy of a message while moving between sockets (same channel, publisher and n). */
-  private duplicate(frame: Extract<ServerFrame, { op: "msg" }>): boolean {
-    if (!this.dedup || frame.from === undefined || frame.n === undefined) return false;
-    let last = this.dedup.get(frame.channel);
-    if (!last) this.dedup.set(frame.channel, (last = new Map()));
-    if ((last.get(frame.from) ?? 0) >= frame.n) return true;
-    last.set(frame.from, frame.n);
-    return false;
   }
 
   /**
@@ -499,12 +585,18 @@ export class Client {
     this.urlIndex = current ? this.urls.indexOf(this.url) : 0;
     const ws = new WebSocket(this.withToken(url), this.opts.encoding === "msgpack" ? SUBPROTOCOL_MSGPACK : SUBPROTOCOL_JSON);
     ws.binaryType = "arraybuffer";
-    this.dedup ??= new Map();
+    this.merge ??= { last: new Map(), held: new Map() };
     const abandon = (): void => {
       if (this.moving?.ws !== ws) return;
       clearTimeout(this.moving.timer);
       this.moving = null;
       ws.close(1000, "move abandoned");
+      // The old socket delivers everything on its own again; what the new one held is its copies.
+      this.merge = null;
+      if (this.primaryLost) {
+        this.primaryLost = false;
+        this.onDrop(1006, "the old node and the new one both failed");
+      }
     };
     this.moving = { ws, url, waiting: new Set(), welcome: null, timer: setTimeout(abandon, this.opts.connectTimeoutMs) };
     ws.onmessage = (ev) => {
@@ -523,7 +615,7 @@ export class Client {
       } else if ((frame.op === "ack" || frame.op === "error") && frame.id !== undefined && move.waiting.delete(frame.id)) {
         if (frame.op === "error") this.emit("error", errorFromFrame(frame.code, frame.message, frame.channel));
       } else if (frame.op === "msg") {
-        this.onFrame(frame);
+        this.onMsg(frame, "secondary");
       }
       if (move.welcome && move.waiting.size === 0) this.switchTo(move.ws, move.url, move.welcome);
     };
@@ -534,6 +626,7 @@ export class Client {
   private switchTo(ws: WebSocket, url: string, welcome: Extract<ServerFrame, { op: "welcome" }>): void {
     clearTimeout(this.moving!.timer);
     this.moving = null;
+    this.primaryLost = false;
     const old = this.ws;
     const inflight = [...this.pending.values()].filter((p) => !this.unsent.has(p));
     this.ws = ws;
@@ -545,11 +638,12 @@ export class Client {
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
       const decoded = decodeServerFrame(typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer));
-      if (decoded.ok) this.onFrame(decoded.frame);
+      if (decoded.ok) this.onFrame(decoded.frame, this.merge ? "secondary" : "primary");
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      this.endMerge();
       this.onDrop(ev.code, ev.reason);
     };
     for (const p of [...this.unsent]) this.write(p);
@@ -559,18 +653,27 @@ export class Client {
         const decoded = decodeServerFrame(typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer));
         if (!decoded.ok) return;
         const frame = decoded.frame;
-        if (frame.op === "msg" || frame.op === "ack" || (frame.op === "error" && frame.id !== undefined)) this.onFrame(frame);
+        if (frame.op === "msg" || frame.op === "ack" || (frame.op === "error" && frame.id !== undefined)) this.onFrame(frame, "primary");
       };
-      old.onclose = null;
       const started = Date.now();
-      const retire = setInterval(() => {
-        if (inflight.some((p) => this.pending.has(p.frame.id)) && Date.now() - started < OLD_SOCKET_LINGER_MS) return;
-        clearInterval(retire);
+      let retired = false;
+      const retire = (): void => {
+        if (retired) return;
+        retired = true;
+        clearInterval(check);
+        this.endMerge();
         old.close(1000, "moved to another node");
-        setTimeout(() => {
-          if (!this.moving) this.dedup = null;
-        }, DEDUP_LINGER_MS);
+      };
+      // The old node may close first (a drain's grace ends): then the merge ends there.
+      old.onclose = retire;
+      const check = setInterval(() => {
+        const elapsed = Date.now() - started;
+        if (elapsed < MOVE_OVERLAP_MS) return;
+        if (inflight.some((p) => this.pending.has(p.frame.id)) && elapsed < OLD_SOCKET_LINGER_MS) return;
+        retire();
       }, 50);
+    } else {
+      this.endMerge();
     }
     this.emit("state", "connected");
   }
