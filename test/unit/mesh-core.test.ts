@@ -4,19 +4,9 @@ import { DedupWindow } from "../../src/mesh/dedup.ts";
 import { LinkStateGraph, shortestPathTree } from "../../src/mesh/graph.ts";
 import { InterestTable } from "../../src/mesh/interest.ts";
 import { supersedes } from "../../src/mesh/members.ts";
-import { Mesh, timing, type ChannelRecord, type Directive, type MeshEvent, type PeerFrame } from "../../src/mesh/index.ts";
+import { Mesh } from "../../src/mesh/index.ts";
 import { DEDUP_WINDOW } from "../../src/mesh/constants.ts";
-import { decodePeerFrame, encodePeerFrame } from "../../src/protocol/peer.ts";
-
-/** A seeded PRNG (mulberry32), so every run of these tests is the same. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { MiniNet, rng } from "./helpers/mininet.ts";
 
 describe("dedup window", () => {
   test("a number is new once, then a duplicate; older than the window counts as seen", () => {
@@ -131,92 +121,6 @@ describe("member precedence (SWIM)", () => {
   });
 });
 
-/**
- * A tiny in-memory network with zero latency: enough to drive handlers end to end. The full
- * simulator with real latencies is test/sim.
- */
-class MiniNet {
-  readonly nodes = new Map<string, Mesh>();
-  readonly delivered: { node: string; channel: string; data: unknown }[] = [];
-  /** Answers to open events, by "node/req". */
-  readonly opened = new Map<string, ChannelRecord>();
-  private nextLink = 1;
-  /** link id -> [owner, peer, peer's link id]. */
-  private readonly ends = new Map<number, { owner: string; peer: string; peerLink: number }>();
-  private readonly queue: [string, MeshEvent][] = [];
-  now = 0;
-
-  add(name: string, seeds: string[], maxPeers = 8): void {
-    this.nodes.set(name, new Mesh({ self: { name, incarnation: 1, region: "r", url: `ws://${name}` }, seeds, maxPeers }, rng(name.length * 7919 + name.charCodeAt(name.length - 1))));
-  }
-
-  run(ms: number): void {
-    const end = this.now + ms;
-    for (; this.now < end; this.now += timing.TICK_MS) {
-      for (const name of this.nodes.keys()) this.queue.push([name, { type: "tick" }]);
-      this.drain();
-    }
-  }
-
-  event(name: string, e: MeshEvent): void {
-    this.queue.push([name, e]);
-    this.drain();
-  }
-
-  private drain(): void {
-    while (this.queue.length) {
-      const [name, e] = this.queue.shift()!;
-      const mesh = this.nodes.get(name);
-      if (!mesh) continue;
-      for (const d of mesh.handle(e, this.now)) this.apply(name, d);
-    }
-  }
-
-  private apply(name: string, d: Directive): void {
-    switch (d.type) {
-      case "dial": {
-        const target = d.address.replace(/^ws:\/\//, "");
-        const peer = this.nodes.get(target);
-        if (!peer) return void this.queue.push([name, { type: "dialFailed", address: d.address }]);
-        const a = this.nextLink++;
-        const b = this.nextLink++;
-        this.ends.set(a, { owner: name, peer: target, peerLink: b });
-        this.ends.set(b, { owner: target, peer: name, peerLink: a });
-        this.queue.push([name, { type: "linkUp", link: a, peer: peer.self, dialed: true, address: d.address }]);
-        this.queue.push([target, { type: "linkUp", link: b, peer: this.nodes.get(name)!.self, dialed: false }]);
-        return;
-      }
-      case "send": {
-        const end = this.ends.get(d.link);
-        // Through the real codec, so a frame the decoder would refuse fails here too.
-        const decoded = decodePeerFrame(encodePeerFrame(d.frame), 4 * 1024 * 1024);
-        if (!decoded.ok) throw new Error(`the peer codec refused a frame the core sent: ${decoded.reason}`);
-        if (end) this.queue.push([end.peer, { type: "frame", link: end.peerLink, frame: decoded.frame as PeerFrame }]);
-        return;
-      }
-      case "close": {
-        const end = this.ends.get(d.link);
-        if (!end) return;
-        this.ends.delete(d.link);
-        this.ends.delete(end.peerLink);
-        this.queue.push([name, { type: "linkDown", link: d.link }], [end.peer, { type: "linkDown", link: end.peerLink }]);
-        return;
-      }
-      case "probe":
-        return void this.queue.push([name, { type: "probed", name: d.name, rtt: this.nodes.has(d.name) ? 1 : null }]);
-      case "deliver":
-        return void this.delivered.push({ node: name, channel: d.channel, data: d.data });
-      case "opened":
-        return void this.opened.set(`${name}/${d.req}`, d.record);
-      case "openFailed":
-      case "channelLost":
-        return;
-      case "log":
-        return;
-    }
-  }
-}
-
 describe("the core end to end (zero-latency network)", () => {
   test("a chain of 5 with --max-peers 2 converges, and a publish reaches the far end exactly once", () => {
     const net = new MiniNet();
@@ -243,7 +147,7 @@ describe("the core end to end (zero-latency network)", () => {
     net.event("a", { type: "publish", channel: "ch", instance: "z~1~0", data: "other instance", from: "c1" });
     net.event("a", { type: "publish", channel: "ch", instance: record.instance, data: "hello", from: "c1" });
     net.run(200);
-    expect(net.delivered).toEqual([{ node: "e", channel: "ch", data: "hello" }]);
+    expect(net.delivered).toEqual([{ node: "e", channel: "ch", instance: record.instance, data: "hello" }]);
     const dups = [...net.nodes.values()].reduce((n, m) => n + m.stats().duplicates, 0);
     expect(dups).toBe(0);
   });
