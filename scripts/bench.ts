@@ -1,135 +1,271 @@
 /**
- * `npm run bench`: Relay against a raw Bun.serve pub/sub server, side by side, in four scenarios
- * (fan-out, many channels, latency, memory). Writes docs/benchmarks.md and prints a summary table.
+ * `npm run bench` (with scripts/bench-mesh.ts after it): the comparison. Relay against raw Bun.serve
+ * (the ceiling), nats-server, mosquitto, Socket.IO 4 and a plain `ws` relay on one node, in five
+ * scenarios (fan-out, many channels, latency, idle memory, connection rate); then a 3- and 5-node
+ * Relay mesh against NATS clusters of the same size. Writes docs/benchmarks.md and docs/bench/*.svg
+ * and prints the tables.
  *
- * Usage: bun scripts/bench.ts [--quick] [--only fanout,channels,latency,memory]
- *   --quick  short runs, one per system: a smoke test of the bench itself
- *   --only   run a subset
- * Only a full run (no flags) rewrites docs/benchmarks.md, so partial figures never land there.
+ * Usage: bun scripts/bench.ts [--quick] [--json] [--only fanout,channels,latency,memory,connect,mesh] [--systems relay,raw,nats,mosquitto,socketio,ws]
+ *   --quick    every system and scenario once, small and short: a smoke test of the bench itself
+ *   --json     machine-readable results on stdout (the tables then go to stderr)
+ *   --only     a subset of the scenarios
+ *   --systems  a subset of the single-node systems (Relay is always kept: every target is about it)
+ * Only a full run (none of --quick, --only, --systems) rewrites docs/benchmarks.md and its charts,
+ * so partial figures never land there; a partial run renders them into a temporary folder instead.
  *
- * Each run: a fresh server pinned to core 0, the load generator process pinned to core 1, the
+ * Each single-node run: a fresh server pinned to core 0, the load generator pinned to core 1, the
  * result read back as JSON. See docs/benchmarks.md, "How measured", and scripts/bench/.
  */
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DISTURBED, otherLoad, waitForQuiet } from "./bench/interference.ts";
+import { counted, type Budget } from "./bench/attempts.ts";
+import { allCharts } from "./bench/charts.ts";
+import { checkCodecs, type CodecCheck } from "./bench/check-codecs.ts";
 import { runLoadgen } from "./bench/loadgen-runner.ts";
 import { describeMachine } from "./bench/machine.ts";
-import { makePlan, runTimeoutMs, SCENARIO_IDS, type PlannedScenario, type ScenarioId } from "./bench/plan.ts";
+import { MESH_FANOUT, meshHopsMetrics, logWarnings, singleRun, singleSection, targets } from "./bench/sections.ts";
+import { meshPlan, NODE_NAMES, runMeshComparison, type MeshOutcome } from "./bench/mesh-compare.ts";
+import { makePlan, runTimeoutMs, SCENARIO_IDS, type PlannedScenario } from "./bench/plan.ts";
 import { stopAll, TASKSET } from "./bench/processes.ts";
+import { Progress } from "./bench/progress.ts";
 import { ensureRelayBinary } from "./bench/relay-binary.ts";
-import { renderConsole, renderMarkdown } from "./bench/report.ts";
-import { RAW_BUN, RELAY, ROOT, startServer, type System } from "./bench/servers.ts";
-import { fmt, summarize, windowOf, type Run, type ScenarioSummary } from "./bench/summary.ts";
+import { renderConsole, renderMarkdown, type Comparison } from "./bench/report.ts";
+import { ROOT, startServer } from "./bench/servers.ts";
+import { judgeTargets, summarizeSection, type Run, type Section, type SystemRef } from "./bench/summary.ts";
+import { NATS, SYSTEM_KEYS, SYSTEMS, type System, type SystemKey } from "./bench/systems.ts";
 import type { LoadgenResult } from "./bench/types.ts";
 
-const DOCS = join(ROOT, "docs", "benchmarks.md");
-/** Attempts per run at most: a run whose cores other processes shared is repeated. */
-const MAX_ATTEMPTS = 3;
-/** Longest wait for quiet cores before one run. */
-const QUIET_WAIT_MS = 5_000;
+const DOCS = join(ROOT, "docs");
+const PARTS = [...SCENARIO_IDS, "mesh"] as const;
+type Part = (typeof PARTS)[number];
 
 /**
- * What a busy machine may add to the bench, in all: a quiet machine uses none of it and the bench
- * takes about 2.5 minutes; a busy one stays under about 4.5 (8 repeats of ~8 s, plus 60 s of waits).
+ * What a busy machine may add to the bench, in all: repeats of disturbed or failed runs, and waits
+ * for quiet cores. A quiet machine uses none of it.
  */
-const budget = { repeats: 8, waitMs: 60_000 };
+const budget: Budget = { repeats: 16, waitMs: 120_000 };
 
 const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
 
-function parseArgs(argv: string[]): { quick: boolean; only: Set<ScenarioId> | null } {
-  const quick = argv.includes("--quick");
-  const at = argv.indexOf("--only");
-  if (at < 0) return { quick, only: null };
-  const ids = (argv[at + 1] ?? "").split(",").filter(Boolean);
-  const bad = ids.filter((id) => !SCENARIO_IDS.includes(id as ScenarioId));
-  if (ids.length === 0 || bad.length) {
-    log(`--only takes a comma-separated list of ${SCENARIO_IDS.join(", ")}`);
-    process.exit(2);
-  }
-  return { quick, only: new Set(ids as ScenarioId[]) };
+interface Args {
+  quick: boolean;
+  json: boolean;
+  only: Set<Part> | null;
+  systems: Set<SystemKey> | null;
 }
 
-/** One line about a finished run, for the progress log. */
-function brief(r: LoadgenResult): string {
-  switch (r.kind) {
-    case "closed-loop":
-      return `${fmt(r.deliveries / r.window.wallSeconds, "msg/s")}, generator CPU ${fmt((100 * r.window.generatorCpuSeconds) / r.window.wallSeconds, "%")}, server CPU ${fmt((100 * r.window.serverCpuSeconds) / r.window.wallSeconds, "%")}`;
-    case "latency":
-      return `p50 ${fmt(r.p50Ms, "ms")}, p99 ${fmt(r.p99Ms, "ms")}, max ${fmt(r.maxMs, "ms")}, ${r.received}/${r.expected} delivered`;
-    case "idle-connections":
-      return `idle RSS ${fmt(r.idle.rssBytes / 2 ** 20, "MiB")}, with ${r.connections} connections ${fmt(r.loaded.rssBytes / 2 ** 20, "MiB")}`;
-  }
+function usage(message: string): never {
+  log(message);
+  log("usage: bun scripts/bench.ts [--quick] [--json] [--only fanout,channels,latency,memory,connect,mesh] [--systems relay,raw,nats,mosquitto,socketio,ws]");
+  process.exit(2);
 }
 
-/**
- * One counted run of a scenario on a system: waits for quiet cores, starts a fresh server, runs the
- * generator, stops the server. An attempt that other processes disturbed anyway is kept (marked
- * discarded, for the report) and repeated while attempts and budget remain. An attempt that fails
- * outright (a generator timeout on an overloaded machine, say) is retried the same way; the bench
- * fails only when no attempt is left.
- */
-async function measure(scenario: PlannedScenario, system: System, rep: number): Promise<Run[]> {
-  const attempts: Run[] = [];
-  for (let attempt = 1; ; attempt++) {
-    const quiet = await waitForQuiet(Math.min(QUIET_WAIT_MS, budget.waitMs));
-    budget.waitMs = Math.max(0, budget.waitMs - quiet.waitedMs);
-    if (quiet.waitedMs > 1000) {
-      log(`  waited ${(quiet.waitedMs / 1000).toFixed(1)} s for other processes to leave our cores${quiet.quiet ? "" : "; they did not, running anyway"}`);
-    }
-    const server = await startServer(system);
-    let result: LoadgenResult;
-    try {
-      result = await runLoadgen({ ...scenario.spec, port: server.port, serverPid: server.pid }, runTimeoutMs(scenario.spec));
-    } catch (err) {
-      if (attempt >= MAX_ATTEMPTS || budget.repeats <= 0) throw err;
-      budget.repeats--;
-      log(`  failed: ${(err as Error).message}; repeating (attempt ${attempt + 1} of ${MAX_ATTEMPTS}, ${budget.repeats} repeats left)`);
-      continue;
-    } finally {
-      await server.stop();
-    }
-    const other = otherLoad(windowOf(result));
-    const repeat = scenario.repeatWhenDisturbed && other.worst > DISTURBED && attempt < MAX_ATTEMPTS && budget.repeats > 0;
-    log(`  ${brief(result)}${other.text ? ` [${other.text}]` : ""}`);
-    attempts.push({ system: system.key, rep, result, serverLog: server.stderr(), discarded: repeat ? other.text : null });
-    if (!repeat) return attempts;
-    budget.repeats--;
-    log(`  disturbed by other processes; repeating (attempt ${attempt + 1} of ${MAX_ATTEMPTS}, ${budget.repeats} repeats left)`);
+function parseArgs(argv: string[]): Args {
+  const known = new Set(["--quick", "--json", "--only", "--systems"]);
+  for (const a of argv) if (a.startsWith("--") && !known.has(a)) usage(`unknown flag ${a}`);
+  const list = <T extends string>(flag: string, allowed: readonly T[]): Set<T> | null => {
+    const at = argv.indexOf(flag);
+    if (at < 0) return null;
+    const ids = (argv[at + 1] ?? "").split(",").filter(Boolean);
+    if (ids.length === 0 || ids.some((id) => !allowed.includes(id as T))) usage(`${flag} takes a comma-separated list of ${allowed.join(", ")}`);
+    return new Set(ids as T[]);
+  };
+  const systems = list("--systems", SYSTEM_KEYS);
+  systems?.add("relay");
+  return { quick: argv.includes("--quick"), json: argv.includes("--json"), only: list("--only", PARTS), systems };
+}
+
+/** Makes every selected system ready (installs, codec checks); returns each one's skip reason or null. */
+async function prepareSystems(systems: readonly System[]): Promise<{ skips: Map<SystemKey, string | null>; checks: CodecCheck[] }> {
+  const skips = new Map<SystemKey, string | null>();
+  for (const s of systems) {
+    const why = await s.prepare(log);
+    if (why) log(`${s.label}: skipped: ${why}`);
+    skips.set(s.key, why);
   }
+  const checks = await checkCodecs(
+    systems.filter((s) => skips.get(s.key) === null).map((s) => s.key),
+    log,
+  );
+  for (const c of checks) if (c.error) skips.set(c.system, `its codec check against the official client failed: ${c.error}`);
+  return { skips, checks };
+}
+
+/** One line about a single-node run, for the log. */
+const brief = (r: LoadgenResult): string => singleRun(r).line;
+
+/** Runs one single-node scenario on every ready system, alternating systems within each repetition. */
+async function runScenario(p: PlannedScenario, systems: readonly System[], progress: Progress, problems: string[]): Promise<Run[]> {
+  const runs: Run[] = [];
+  for (let rep = 1; rep <= p.reps; rep++) {
+    // Alternating spreads drift on the VM (a noisy neighbour, thermal state) over every system.
+    for (const system of systems) {
+      progress.step(`${p.id}: ${system.label}, run ${rep} of ${p.reps}`);
+      let serverLog = "";
+      try {
+        const attempts = await counted(
+          async () => {
+            const server = await startServer(system);
+            try {
+              return await runLoadgen({ ...p.spec, port: server.port, serverPid: server.pid, codec: system.codec }, runTimeoutMs(p.spec));
+            } finally {
+              serverLog = server.stderr();
+              await server.stop();
+            }
+          },
+          { budget, repeatWhenDisturbed: p.repeatWhenDisturbed, windowOf: (r) => singleRun(r).window, brief, log },
+        );
+        for (const a of attempts) {
+          const body = singleRun(a.result);
+          runs.push({ system: system.key, rep, ...body, warnings: [...body.warnings, ...logWarnings(serverLog)], discarded: a.discarded });
+        }
+      } catch (err) {
+        const why = `${p.id}: ${system.label} run ${rep} failed every attempt: ${(err as Error).message.split("\n")[0]}`;
+        log(why);
+        problems.push(why);
+      }
+    }
+  }
+  return runs;
+}
+
+/** The mesh sections from the mesh runs. */
+function meshSections(m: MeshOutcome, reps: number): Section[] {
+  const names3 = NODE_NAMES.slice(0, 3);
+  const names5 = NODE_NAMES.slice(0, 5);
+  const shape = (five: boolean) =>
+    `The Relay mesh is a chain ${(five ? names5 : names3).join("-")} (forced with --max-peers and checked on /topology before and after the runs), so ` +
+    `${five ? "E is four hops" : "C is two hops"} from A; a NATS cluster is a full mesh of routes by design, so every node is one route from A. ` +
+    "Each is that system's own way to span nodes; per hop = (p50 at the last node - p50 at A) / the links crossed.";
+  return [
+    summarizeSection(
+      {
+        id: "mesh-fanout",
+        title: "3 nodes, fan-out: publish on node A, 100 subscribers on node C",
+        what: "64-byte payloads, closed loop with 256 publishes in flight; all nodes share core 0",
+        reps,
+        metrics: MESH_FANOUT,
+        primary: "rate",
+        charts: ["rate"],
+        notes: [shape(false)],
+      },
+      m.systems,
+      m.fanout3,
+      "throughput",
+    ),
+    summarizeSection(
+      {
+        id: "mesh-latency",
+        title: "3 nodes, latency: 1,000 msg/s published on A, a subscriber on each of A, B and C",
+        what: "open loop, paced every millisecond, about 64-byte payloads; all nodes share core 0",
+        reps,
+        metrics: meshHopsMetrics(names3),
+        primary: "p99-2",
+        charts: ["p50-2", "perHop"],
+        notes: [shape(false)],
+      },
+      m.systems,
+      m.hops3,
+      "paced",
+    ),
+    summarizeSection(
+      {
+        id: "chain5",
+        title: "5 nodes, latency: 1,000 msg/s published on A, a subscriber on each of A to E",
+        what: "open loop, paced every millisecond, about 64-byte payloads; all nodes share core 0",
+        reps,
+        metrics: meshHopsMetrics(names5),
+        primary: "p99-4",
+        charts: ["p50-4", "perHop"],
+        notes: [shape(true)],
+      },
+      m.systems,
+      m.hops5,
+      "paced",
+    ),
+  ];
+}
+
+/** Writes the markdown and its charts into `dir` (docs/ for a full run). */
+async function writeReport(dir: string, comparison: Omit<Comparison, "charts">, sections: Section[]): Promise<string> {
+  const chartDir = join(dir, "bench");
+  mkdirSync(chartDir, { recursive: true });
+  // The folder holds only generated charts: clear old ones, so a renamed chart leaves nothing stale.
+  for (const f of readdirSync(chartDir)) if (f.endsWith(".svg")) rmSync(join(chartDir, f));
+  const charts: Record<string, string[]> = {};
+  for (const c of allCharts(sections)) {
+    await Bun.write(join(chartDir, c.file), c.svg);
+    (charts[c.section] ??= []).push(`bench/${c.file}`);
+  }
+  const path = join(dir, "benchmarks.md");
+  await Bun.write(path, renderMarkdown({ ...comparison, charts }));
+  return path;
 }
 
 async function main(): Promise<void> {
-  const { quick, only } = parseArgs(process.argv.slice(2));
-  const plan = makePlan(quick, only);
+  const argv = process.argv.slice(2);
+  const args = parseArgs(argv);
+  const full = !args.quick && !args.only && !args.systems;
+  // A smoke run should end in a few minutes even on a busy machine: little waiting for quiet cores.
+  if (args.quick) budget.waitMs = 15_000;
+  const runs = (p: Part): boolean => !args.only || args.only.has(p);
   const started = performance.now();
+  // A developer's RELAY_* settings (a port, a seed, a key) must not change what is measured.
+  for (const key of Object.keys(process.env)) if (key.startsWith("RELAY_")) delete process.env[key];
+
   await ensureRelayBinary(log);
   const machine = describeMachine();
-  if (!TASKSET) log("taskset not found: server and generator run unpinned");
+  if (!TASKSET) log("taskset not found: servers and generator run unpinned");
 
-  const systems = [RELAY, RAW_BUN];
-  const total = plan.scenarios.reduce((n, s) => n + s.reps * systems.length, 0);
-  let done = 0;
-  const summaries: ScenarioSummary[] = [];
-  for (const scenario of plan.scenarios) {
-    const runs: Run[] = [];
-    // Alternate systems within each repetition, so drift on the VM (a noisy neighbour, thermal
-    // state) spreads over both rather than landing on one.
-    for (let rep = 1; rep <= scenario.reps; rep++) {
-      for (const system of systems) {
-        log(`[${++done}/${total}] ${scenario.id}: ${system.label}, run ${rep} of ${scenario.reps}`);
-        runs.push(...(await measure(scenario, system, rep)));
-      }
-    }
-    summaries.push(summarize(scenario, runs));
+  const wanted = SYSTEMS.filter((s) => !args.systems || args.systems.has(s.key));
+  const { skips, checks } = await prepareSystems(runs("mesh") && !wanted.includes(NATS) ? [...wanted, NATS] : wanted);
+  const ready = wanted.filter((s) => skips.get(s.key) === null);
+  const refs: SystemRef[] = wanted.map((s) => ({ key: s.key, label: s.label, skipped: skips.get(s.key) ?? null }));
+
+  const plan = makePlan(args.quick, args.only);
+  const mesh = meshPlan(args.quick);
+  const natsReady = skips.get("nats") === null;
+  const meshSteps = runs("mesh") ? mesh.reps * (2 + 2 + 2) * (natsReady ? 1 : 0.5) : 0;
+  const progress = new Progress(plan.scenarios.reduce((n, s) => n + s.reps * ready.length, 0) + meshSteps, log);
+  const problems: string[] = [];
+
+  const sections: Section[] = [];
+  for (const p of plan.scenarios) {
+    const scenarioRuns = await runScenario(p, ready, progress, problems);
+    sections.push(summarizeSection(singleSection(p), refs, scenarioRuns, p.spec.kind === "latency" ? "paced" : p.spec.kind === "idle-connections" ? "idle" : "throughput"));
+  }
+  if (runs("mesh")) {
+    const natsBin = natsReady ? (Bun.which("nats-server", { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` }) ?? "nats-server") : null;
+    const m = await runMeshComparison(mesh, natsBin, skips.get("nats") ?? "not selected", budget, log, (what) => progress.step(what));
+    problems.push(...m.errors);
+    sections.push(...meshSections(m, mesh.reps));
   }
 
+  const memory = plan.scenarios.find((s) => s.id === "memory");
+  const targetResults = judgeTargets(targets(memory?.spec.kind === "idle-connections" ? memory.spec.steps : []), sections);
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write("\n" + renderConsole(summaries));
-  if (!quick && !only) {
-    await Bun.write(DOCS, renderMarkdown(summaries, machine, plan, seconds));
-    log(`wrote ${DOCS} (${Math.round(seconds)} s in all)`);
+  const versions = [...wanted, ...(wanted.includes(NATS) ? [] : runs("mesh") ? [NATS] : [])].map((s) => ({
+    label: s.label,
+    version: skips.get(s.key) === null ? s.version() : `not run: ${skips.get(s.key)}`,
+    how: s.how,
+  }));
+  const comparison = { machine, versions, command: `bun scripts/bench.ts${argv.length ? ` ${argv.join(" ")}` : ""}`, seconds, quick: args.quick, checks, sections, targets: targetResults, problems };
+  if (full) comparison.command = "npm run bench";
+
+  const text = renderConsole({ ...comparison, charts: {} });
+  if (args.json) {
+    process.stderr.write(text);
+    process.stdout.write(JSON.stringify({ ...comparison, full }, null, 2) + "\n");
   } else {
-    log(`partial run (${quick ? "--quick" : "--only"}): docs/benchmarks.md left as it was`);
+    process.stdout.write(text);
+  }
+  if (full) {
+    const path = await writeReport(DOCS, comparison, sections);
+    log(`wrote ${path} and docs/bench/*.svg (${Math.round(seconds)} s in all)`);
+  } else {
+    const path = await writeReport(join(tmpdir(), "relay-bench-partial"), comparison, sections);
+    log(`partial run: docs/benchmarks.md left as it was; this run's report and charts are in ${path} (${Math.round(seconds)} s in all)`);
   }
 }
 

@@ -1,41 +1,24 @@
 /**
- * Setting up connections before a measurement: connect, wait for the welcome, subscribe and wait
- * for the ack. This path parses every frame as JSON and checks it, because a wrong setup (a refused
- * subscription, an error instead of a welcome) must fail loudly rather than skew a figure.
+ * Setting up connections before a measurement, for any codec: connect, run the protocol's
+ * handshake, subscribe and wait for the server's confirmation. Setup checks every answer, because a
+ * wrong setup (a refused subscription, an error instead of a welcome) must fail loudly rather than
+ * skew a figure.
+ *
+ * Each connection gets one Sink (codecs/codec.ts) that its reader reports to. During setup the sink
+ * feeds an inbox of named events; afterwards it is quiet (errors are logged, the rest ignored) until
+ * a loop installs its own handlers.
  */
-import { OP_ERROR, parseFrame, type ErrorLog } from "./frames.ts";
-import { WsClient, type TextHandler } from "./ws-client.ts";
+import type { Codec, Frame, SetupConn, Sink } from "./codecs/index.ts";
+import type { ErrorLog } from "./error-log.ts";
+import { WsClient } from "./ws-client.ts";
 
 /** How long any one setup step may take before the run is abandoned. */
 const STEP_TIMEOUT_MS = 15_000;
 
-/** Frames received during setup, with a way to wait for the next one. */
-class Inbox {
-  private frames: Record<string, unknown>[] = [];
-  private waiter: ((frame: Record<string, unknown>) => void) | null = null;
-
-  readonly handler: TextHandler = (buf, start, end) => {
-    const frame = parseFrame(buf, start, end);
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w(frame);
-    } else {
-      this.frames.push(frame);
-    }
-  };
-
-  next(what: string): Promise<Record<string, unknown>> {
-    const queued = this.frames.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${STEP_TIMEOUT_MS} ms waiting for ${what}`)), STEP_TIMEOUT_MS);
-      this.waiter = (frame) => {
-        clearTimeout(timer);
-        resolve(frame);
-      };
-    });
-  }
+/** A connection of the generator: its socket and the sink its reader reports to. */
+export interface Conn {
+  client: WsClient;
+  sink: Sink;
 }
 
 /** Counts connections the server closed, so a run can report them (a slow-consumer cut would show). */
@@ -48,39 +31,91 @@ export class CloseCounter {
   };
 }
 
-/**
- * After setup, a connection that is not measured still reads its frames: it records error frames
- * and ignores the rest (acks, pongs).
- */
-export function quietHandler(errors: ErrorLog): TextHandler {
-  return (buf, start, end) => {
-    if (buf[start + 7] === OP_ERROR) errors.add(buf, start, end);
+type SetupEvent = { name: string } | { error: string };
+
+/** Named events received during setup, with a way to wait for the next one. */
+class Inbox {
+  private events: SetupEvent[] = [];
+  private waiter: ((e: SetupEvent) => void) | null = null;
+
+  push(e: SetupEvent): void {
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w(e);
+    } else {
+      this.events.push(e);
+    }
+  }
+
+  next(what: string): Promise<SetupEvent> {
+    const queued = this.events.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        reject(new Error(`timed out after ${STEP_TIMEOUT_MS} ms waiting for ${what}`));
+      }, STEP_TIMEOUT_MS);
+      this.waiter = (e) => {
+        clearTimeout(timer);
+        resolve(e);
+      };
+    });
+  }
+}
+
+/** After setup: errors are logged, everything else is ignored until a loop installs its handlers. */
+export function quiet(sink: Sink, errors: ErrorLog): void {
+  sink.msg = () => {};
+  sink.ack = () => {};
+  sink.event = () => {};
+  sink.error = (text) => errors.note(text);
+}
+
+/** Connects and runs the codec's handshake; with `channel`, also subscribes. */
+async function open(port: number, codec: Codec, channel: string | null, errors: ErrorLog, closes: CloseCounter): Promise<Conn> {
+  const inbox = new Inbox();
+  const sink: Sink = {
+    msg: () => {},
+    ack: () => inbox.push({ name: "ack" }),
+    event: (name) => inbox.push({ name }),
+    error: (text) => inbox.push({ error: text }),
   };
+  let client: WsClient | null = null;
+  const reply = (frame: Frame): void => client?.send(frame);
+  client = await WsClient.connect(port, codec.reader(sink, reply), codec.upgrade);
+  client.onClose = (why) => {
+    inbox.push({ error: `connection closed: ${why}` });
+    closes.handler(why);
+  };
+  const c = client;
+  const conn: SetupConn = {
+    send: (frame) => c.send(frame),
+    async expect(name, what) {
+      const e = await inbox.next(what);
+      if ("error" in e) throw new Error(`${codec.id}: waiting for ${what}, got an error: ${e.error}`);
+      if (e.name !== name) throw new Error(`${codec.id}: waiting for ${what}, got "${e.name}"`);
+    },
+  };
+  try {
+    await codec.open(conn);
+    if (channel !== null) await codec.subscribe(conn, channel);
+  } catch (err) {
+    c.close();
+    throw err;
+  }
+  quiet(sink, errors);
+  return { client: c, sink };
 }
 
-/** Opens a connection and waits for its welcome. */
-export async function openClient(port: number, errors: ErrorLog, closes: CloseCounter): Promise<WsClient> {
-  const inbox = new Inbox();
-  const client = await WsClient.connect(port, inbox.handler);
-  client.onClose = closes.handler;
-  const welcome = await inbox.next("welcome");
-  if (welcome.op !== "welcome") throw new Error(`expected welcome, got ${JSON.stringify(welcome)}`);
-  client.onText = quietHandler(errors);
-  return client;
+/** Opens a connection ready to publish. */
+export function openClient(port: number, codec: Codec, errors: ErrorLog, closes: CloseCounter): Promise<Conn> {
+  return open(port, codec, null, errors, closes);
 }
 
-/** Opens a connection subscribed to `channel` (waits for the sub's ack). */
-export async function openSubscriber(port: number, channel: string, errors: ErrorLog, closes: CloseCounter): Promise<WsClient> {
-  const inbox = new Inbox();
-  const client = await WsClient.connect(port, inbox.handler);
-  client.onClose = closes.handler;
-  const welcome = await inbox.next("welcome");
-  if (welcome.op !== "welcome") throw new Error(`expected welcome, got ${JSON.stringify(welcome)}`);
-  client.send(JSON.stringify({ op: "sub", channel, id: 1 }));
-  const ack = await inbox.next(`the ack of sub ${channel}`);
-  if (ack.op !== "ack" || ack.id !== 1) throw new Error(`sub ${channel} refused: ${JSON.stringify(ack)}`);
-  client.onText = quietHandler(errors);
-  return client;
+/** Opens a connection subscribed to `channel` (the server has confirmed the subscription). */
+export function openSubscriber(port: number, codec: Codec, channel: string, errors: ErrorLog, closes: CloseCounter): Promise<Conn> {
+  return open(port, codec, channel, errors, closes);
 }
 
 /**
@@ -89,15 +124,16 @@ export async function openSubscriber(port: number, channel: string, errors: Erro
  */
 export async function openSubscribers(
   port: number,
+  codec: Codec,
   channels: readonly string[],
   batch: number,
   errors: ErrorLog,
   closes: CloseCounter,
-): Promise<WsClient[]> {
-  const clients: WsClient[] = [];
+): Promise<Conn[]> {
+  const conns: Conn[] = [];
   for (let i = 0; i < channels.length; i += batch) {
-    const opened = await Promise.all(channels.slice(i, i + batch).map((channel) => openSubscriber(port, channel, errors, closes)));
-    clients.push(...opened);
+    const opened = await Promise.all(channels.slice(i, i + batch).map((channel) => openSubscriber(port, codec, channel, errors, closes)));
+    conns.push(...opened);
   }
-  return clients;
+  return conns;
 }

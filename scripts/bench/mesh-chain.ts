@@ -6,8 +6,8 @@
  * With a budget of one link, A and C stop at their link to B (overlay.ts never dials past the
  * target, and swaps need a 5 ms gain that loopback never offers), so the only path from A to C is
  * through B. The bench does not take that on trust: it reads GET /topology and /healthz on all
- * three nodes and measures only when the links are exactly A-B and B-C, and checks again after the
- * last run, so a figure can never come from a triangle.
+ * three nodes (relay-chain.ts) and measures only when the links are exactly A-B and B-C, and checks
+ * again after the last run, so a figure can never come from a triangle.
  *
  * Placement: every relay process (the single node, A, B and C) is pinned to the server core and
  * the generator to the other (plan.ts CORES), so the chain gets the same one core of server CPU as
@@ -16,7 +16,8 @@
  */
 import { DISTURBED, otherLoad, waitForQuiet } from "./interference.ts";
 import { runLoadgen } from "./loadgen-runner.ts";
-import { getJson, startNode, stopNodes, seedOf, type BenchNode, type HealthView, type NodesView, type TopologyView } from "./mesh-nodes.ts";
+import { startNode, stopNodes, seedOf, type BenchNode } from "./mesh-nodes.ts";
+import { checkChainOf, waitForChainOf, type TopologyCheck } from "./relay-chain.ts";
 import type { MeshFanoutResult, MeshFanoutScenario, MeshHopsResult, MeshHopsScenario } from "./mesh-types.ts";
 import { CORES } from "./plan.ts";
 
@@ -54,14 +55,7 @@ export interface Attempt<R> {
   discarded: string | null;
 }
 
-/** What the nodes reported about the chain's links. */
-export interface TopologyCheck {
-  ok: boolean;
-  /** Links as each node's /topology lists them, e.g. "chain-a: chain-a-chain-b, chain-b-chain-c". */
-  seen: string[];
-  /** /healthz peers per node. */
-  peers: string;
-}
+export type { TopologyCheck };
 
 export type ChainPlan = typeof CHAIN_PLAN;
 
@@ -86,46 +80,12 @@ const MAX_ATTEMPTS = 2;
 
 type Log = (line: string) => void;
 
-const edgeKey = (a: string, b: string): string => (a < b ? `${a}-${b}` : `${b}-${a}`);
-
-/** Reads /topology and /healthz on A, B and C; ok when every node lists exactly A-B and B-C and the peer counts are 1, 2, 1. */
-async function checkChain(a: BenchNode, b: BenchNode, c: BenchNode): Promise<TopologyCheck> {
-  const want = [edgeKey(a.name, b.name), edgeKey(b.name, c.name)].sort().join(", ");
-  const nodes = [a, b, c];
-  const [topologies, healths, members] = await Promise.all([
-    Promise.all(nodes.map((n) => getJson<TopologyView>(n, "/topology"))),
-    Promise.all(nodes.map((n) => getJson<HealthView>(n, "/healthz"))),
-    Promise.all(nodes.map((n) => getJson<NodesView>(n, "/nodes"))),
-  ]);
-  const seen = nodes.map((n, i) => {
-    const t = topologies[i];
-    if (!t) return `${n.name}: no answer`;
-    return `${n.name}: ${[...new Set(t.links.map((l) => edgeKey(l.a, l.b)))].sort().join(", ") || "(none)"}`;
-  });
-  const peers = nodes.map((n, i) => `${n.name}=${healths[i]?.peers ?? "?"}`).join(" ");
-  const linksOk = topologies.every((t) => t !== null && [...new Set(t.links.map((l) => edgeKey(l.a, l.b)))].sort().join(", ") === want);
-  const peersOk = healths[0]?.peers === 1 && healths[1]?.peers === 2 && healths[2]?.peers === 1;
-  const alive = members.every((v) => v !== null && nodes.every((n) => v.nodes.some((r) => r.name === n.name && r.state === "alive")));
-  return { ok: linksOk && peersOk && alive, seen, peers };
-}
+/** The 3-node chain check, shared with the comparison's chains (relay-chain.ts). */
+const checkChain = (a: BenchNode, b: BenchNode, c: BenchNode): Promise<TopologyCheck> => checkChainOf([a, b, c]);
 
 /** Polls until the chain is verified and has held for plan.chainStableMs; returns the last check either way. */
-async function waitForChain(plan: ChainPlan, a: BenchNode, b: BenchNode, c: BenchNode): Promise<{ check: TopologyCheck; formed: boolean }> {
-  const deadline = performance.now() + plan.chainTimeoutMs;
-  let okSince: number | null = null;
-  for (;;) {
-    const check = await checkChain(a, b, c);
-    const now = performance.now();
-    if (check.ok) {
-      okSince ??= now;
-      if (now - okSince >= plan.chainStableMs) return { check, formed: true };
-    } else {
-      okSince = null;
-    }
-    if (now > deadline) return { check, formed: false };
-    await Bun.sleep(250);
-  }
-}
+const waitForChain = (plan: ChainPlan, a: BenchNode, b: BenchNode, c: BenchNode): Promise<{ check: TopologyCheck; formed: boolean }> =>
+  waitForChainOf([a, b, c], plan.chainStableMs, plan.chainTimeoutMs);
 
 /**
  * One counted run: waits for quiet cores, runs the generator, and repeats the run (within the budget)
@@ -194,6 +154,7 @@ export async function runChain(log: Log, plan: ChainPlan = CHAIN_PLAN): Promise<
         log(`[${++done}/${total}] fan-out, ${setup === "single" ? "single node" : "chain (publisher on A, subscribers on C)"}, run ${rep} of ${plan.reps}`);
         const scenario: MeshFanoutScenario = {
           kind: "mesh-fanout",
+          codec: "relay-acked",
           ...plan.fanout,
           pubPort: setup === "single" ? single.port : a.port,
           subPort: setup === "single" ? single.port : c.port,
@@ -209,6 +170,7 @@ export async function runChain(log: Log, plan: ChainPlan = CHAIN_PLAN): Promise<
         log(`[${++done}/${total}] latency at ${plan.hops.ratePerSecond} msg/s, ${setup === "single" ? "single node" : "subscribers on A, B and C"}, run ${rep} of ${plan.reps}`);
         const scenario: MeshHopsScenario = {
           kind: "mesh-hops",
+          codec: "relay-acked",
           ...plan.hops,
           pubPort: setup === "single" ? single.port : a.port,
           subPorts: setup === "single" ? [single.port] : [a.port, b.port, c.port],

@@ -8,14 +8,17 @@
  * before anything is delivered (docs/protocol.md: about 100 ms plus a crossing per hop), so every
  * scenario first publishes probes until every subscriber has one, lets the probes drain, and only
  * then starts counting. And since a publish crosses nodes, the fan-out counts what never arrived.
+ *
+ * The same scenarios run a NATS cluster for the comparison: only the codec differs.
  */
 import { openClosedLoop } from "./closed-loop.ts";
-import { OP_ACK, OP_ERROR, OP_MSG, type ErrorLog } from "./frames.ts";
+import type { Frame } from "./codecs/index.ts";
+import type { Conn } from "./connections.ts";
+import type { ErrorLog } from "./error-log.ts";
 import { openLatency } from "./latency.ts";
 import type { MeasuredWindow } from "./measure.ts";
 import { percentile } from "./stats.ts";
 import type { HopLatency, MeshFanoutResult, MeshFanoutScenario, MeshHopsResult, MeshHopsScenario, MeshWindow } from "./mesh-types.ts";
-import type { WsClient } from "./ws-client.ts";
 
 const CHANNEL = "bench-mesh";
 /** Probe publishes go out this often until every subscriber has one: often enough to see interest arrive within a few ms. */
@@ -31,14 +34,16 @@ const meshWindow = (m: MeasuredWindow): MeshWindow => ({ ...m.window, perServerC
 
 /**
  * Publishes a probe every PROBE_EVERY_MS until every subscriber has received at least one, then
- * waits until every probe is acked and no delivery came for PROBE_QUIET_MS. Installs its own
- * handlers; the loop installs the measuring ones afterwards. Probes published before the interest
- * arrived are dropped by the mesh by design (a node with no interested subtree gets nothing).
+ * waits until every probe is answered (codecs with acks) and no delivery came for PROBE_QUIET_MS.
+ * Installs its own handlers; the loop installs the measuring ones afterwards. Probes published
+ * before the interest arrived are dropped by the mesh by design (a node with no interested subtree
+ * gets nothing).
  */
 async function awaitInterest(
-  publisher: WsClient,
-  subscribers: readonly WsClient[],
-  probe: (n: number) => string,
+  publisher: Conn,
+  subscribers: readonly Conn[],
+  acks: boolean,
+  probe: (n: number) => Frame,
   timeoutMs: number,
   errors: ErrorLog,
 ): Promise<{ propagationMs: number; probes: number }> {
@@ -47,24 +52,18 @@ async function awaitInterest(
   let lastDelivery = performance.now();
   let acked = 0;
   subscribers.forEach((sub, i) => {
-    sub.onText = (buf, start, end) => {
-      const op = buf[start + 7];
-      if (op === OP_MSG) {
-        lastDelivery = performance.now();
-        if (!got[i]) {
-          got[i] = true;
-          missing--;
-        }
-      } else if (op === OP_ERROR) errors.add(buf, start, end);
+    sub.sink.msg = () => {
+      lastDelivery = performance.now();
+      if (!got[i]) {
+        got[i] = true;
+        missing--;
+      }
     };
   });
-  publisher.onText = (buf, start, end) => {
-    const op = buf[start + 7];
-    if (op === OP_ACK) acked++;
-    else if (op === OP_ERROR) {
-      errors.add(buf, start, end);
-      acked++;
-    }
+  publisher.sink.ack = () => void acked++;
+  publisher.sink.error = (text) => {
+    errors.note(text);
+    acked++;
   };
   const started = performance.now();
   let probes = 0;
@@ -72,12 +71,12 @@ async function awaitInterest(
     if (performance.now() - started > timeoutMs) {
       throw new Error(`interest did not reach the publisher's node within ${timeoutMs} ms: ${missing} of ${subscribers.length} subscribers got none of ${probes} probes`);
     }
-    publisher.send(probe(++probes));
+    publisher.client.send(probe(++probes));
     await Bun.sleep(PROBE_EVERY_MS);
   }
   const propagationMs = performance.now() - started;
   const quietBy = performance.now() + 10_000;
-  while (acked < probes || performance.now() - lastDelivery < PROBE_QUIET_MS) {
+  while ((acks && acked < probes) || performance.now() - lastDelivery < PROBE_QUIET_MS) {
     if (performance.now() > quietBy) throw new Error(`probes did not drain: ${acked} of ${probes} acked`);
     await Bun.sleep(25);
   }
@@ -87,7 +86,7 @@ async function awaitInterest(
 
 export async function runMeshFanout(s: MeshFanoutScenario): Promise<MeshFanoutResult> {
   const loop = await openClosedLoop({ ...s, channels: [CHANNEL] });
-  const { propagationMs, probes } = await awaitInterest(loop.publisher, loop.subscribers, loop.frame, s.propagationTimeoutMs, loop.errors);
+  const { propagationMs, probes } = await awaitInterest(loop.publisher, loop.subscribers, loop.acks, loop.frame, s.propagationTimeoutMs, loop.errors);
   const r = await loop.run({ idsUsed: probes, drainMs: DRAIN_MS });
   return {
     kind: "mesh-fanout",
@@ -104,8 +103,8 @@ export async function runMeshFanout(s: MeshFanoutScenario): Promise<MeshFanoutRe
 
 export async function runMeshHops(s: MeshHopsScenario): Promise<MeshHopsResult> {
   const loop = await openLatency({ ...s, channel: CHANNEL });
-  const probe = (id: number): string => loop.frame(id, performance.now());
-  const { propagationMs, probes } = await awaitInterest(loop.publisher, loop.subscribers, probe, s.propagationTimeoutMs, loop.errors);
+  const probe = (id: number): Frame => loop.frame(id, performance.now());
+  const { propagationMs, probes } = await awaitInterest(loop.publisher, loop.subscribers, loop.acks, probe, s.propagationTimeoutMs, loop.errors);
   const r = await loop.run(probes);
   const perHop: HopLatency[] = r.samples.map((sorted, hops) => ({
     hops,
@@ -114,6 +113,7 @@ export async function runMeshHops(s: MeshHopsScenario): Promise<MeshHopsResult> 
     p50Ms: percentile(sorted, 0.5),
     p90Ms: percentile(sorted, 0.9),
     p99Ms: percentile(sorted, 0.99),
+    p999Ms: percentile(sorted, 0.999),
     maxMs: sorted.length ? sorted[sorted.length - 1]! : NaN,
   }));
   return { kind: "mesh-hops", window: meshWindow(r), propagationMs, probes, published: r.published, perHop, errors: r.errors, closes: r.closes };

@@ -29,6 +29,7 @@ export const LIMIT_FLAGS = [
   "--publish-burst", "10000000",
   "--max-subscriptions", "100000",
   "--max-connections", "1000000",
+  "--connect-rate", "0",
 ];
 
 export interface NodeSpec {

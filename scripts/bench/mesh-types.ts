@@ -7,11 +7,14 @@
  * Unlike the single-node scenarios (types.ts), a mesh scenario names several ports (publisher and
  * subscribers sit on different nodes) and several server PIDs (every node's CPU counts).
  */
+import type { CodecName } from "./codecs/index.ts";
 import type { ErrorTally, WindowStats } from "./types.ts";
 
 /** The nodes whose CPU the window samples, in the order the result reports them. */
 interface Servers {
-  /** PIDs of every relay process taking part (one for the single node, three for the chain). */
+  /** The protocol codec: "relay-acked" for the mesh bench (its probes wait for acks), another system's for the comparison. */
+  codec: CodecName;
+  /** PIDs of every server process taking part (one for a single node, one per node of a mesh or cluster). */
   serverPids: number[];
   /** Longest wait for the subscribers' interest to reach the publisher's node. */
   propagationTimeoutMs: number;
@@ -83,6 +86,7 @@ export interface HopLatency {
   p50Ms: number;
   p90Ms: number;
   p99Ms: number;
+  p999Ms: number;
   maxMs: number;
 }
 

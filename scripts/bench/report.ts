@@ -1,189 +1,204 @@
 /**
- * Renders the summaries: docs/benchmarks.md (rewritten on every full run) and the plain-text
- * table printed at the end of `npm run bench`.
+ * Renders the comparison (summary.ts's model): docs/benchmarks.md, rewritten on every full run, and
+ * the plain-text tables printed at the end of `npm run bench`. Every figure is printed with its
+ * range over the runs, and with the generator's CPU beside it.
  */
-import type { Machine } from "./machine.ts";
-import type { Plan } from "./plan.ts";
+import type { CodecCheck } from "./check-codecs.ts";
 import { DISTURBED } from "./interference.ts";
-import { fmt, ratio, SATURATED, targetText, verdict, type Figure, type ScenarioSummary, type Side } from "./summary.ts";
+import type { Machine } from "./machine.ts";
+import { fmt, fmtStat, SATURATED, type Row, type Section, type TargetResult } from "./summary.ts";
 
-const pct = (x: number): string => fmt(x * 100, "%");
-
-/**
- * A figure's cell: the value, with "generator-bound" beside it when the generator was the limit,
- * and "disturbed" when other processes shared the run's cores.
- */
-function cell(f: Figure, value: number, s: Side): string {
-  const notes: string[] = [];
-  if (s.generatorCpu > SATURATED && (f.unit === "msg/s" || f.unit === "ms")) notes.push("generator-bound");
-  if (s.disturbed) notes.push("disturbed");
-  return fmt(value, f.unit) + (notes.length ? ` (${notes.join(", ")})` : "");
+export interface Comparison {
+  machine: Machine;
+  /** Every system under test: its version and how it was started. */
+  versions: { label: string; version: string; how: string }[];
+  command: string;
+  seconds: number;
+  quick: boolean;
+  checks: CodecCheck[];
+  sections: Section[];
+  targets: TargetResult[];
+  /** Chart files by section id, relative to docs/. */
+  charts: Record<string, string[]>;
+  /** Problems that cost figures (a cluster that did not form, a run that failed every attempt). */
+  problems: string[];
 }
 
-/** The verdict, flagged when it rests on a disturbed run. */
-function verdictText(f: Figure, sides: Record<"relay" | "raw", Side>, bold: boolean): string {
-  const v = verdict(f);
-  if (!v) return "";
-  const shown = bold ? `**${v}**` : v;
-  return sides.relay.disturbed || sides.raw.disturbed ? `${shown} (disturbed run: not reliable)` : shown;
-}
-
-function ratioText(f: Figure): string {
-  const r = ratio(f);
-  return Number.isFinite(r) ? `${r.toFixed(2)}x` : "n/a";
-}
+const pct = (share: number): string => (Number.isFinite(share) ? fmt(share * 100, "%") : "n/a");
 
 function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
-function scenarioSection(n: number, s: ScenarioSummary): string {
-  const { relay, raw } = s.sides;
-  const rows = s.figures.map((f) => [
-    f.name,
-    cell(f, f.relay, relay),
-    cell(f, f.raw, raw),
-    ratioText(f),
-    targetText(f.target),
-    verdictText(f, s.sides, true),
-    `${pct(relay.generatorCpu)} / ${pct(raw.generatorCpu)}`,
-    `${pct(relay.serverCpu)} / ${pct(raw.serverCpu)}`,
-    `${relay.limit} / ${raw.limit}`,
+/** A figure's cell: median (range), flagged when the generator was the limit or the run was disturbed. */
+function cell(row: Row, section: Section, metricId: string): string {
+  if (row.skipped) return "skipped";
+  const metric = section.metrics.find((m) => m.id === metricId)!;
+  const stat = row.stats[metricId];
+  if (!stat) return "n/a";
+  const notes: string[] = [];
+  if (row.generatorBound && metric.unit !== "MiB" && metric.unit !== "bytes") notes.push("generator-bound");
+  if (row.disturbed) notes.push("disturbed");
+  return fmtStat(stat, metric.unit) + (notes.length ? ` **${notes.join(", ")}**` : "");
+}
+
+function verdictText(t: TargetResult): string {
+  return t.verdict === "n/a" ? "n/a" : `**${t.verdict}**`;
+}
+
+function sectionMarkdown(n: number, s: Section, charts: string[]): string {
+  const header = ["System", ...s.metrics.map((m) => m.name), "Generator CPU", "Server CPU", "Limit"];
+  const rows = s.rows.map((r) => [
+    r.label,
+    ...s.metrics.map((m) => cell(r, s, m.id)),
+    r.skipped ? "" : pct(r.generatorCpu),
+    r.skipped ? "" : pct(r.serverCpu),
+    r.skipped ? `skipped: ${r.skipped}` : r.limit,
   ]);
   const parts = [
-    `## ${n}. ${s.planned.title}`,
+    `## ${n}. ${s.title}`,
     "",
-    `${s.planned.what}; ${s.planned.reps === 1 ? "one run per system" : `median of ${s.planned.reps} runs per system, alternating Relay and raw Bun`}.`,
+    `${s.what}; ${s.reps === 1 ? "one run per system" : `median of ${s.reps} runs per system (range in brackets), systems alternating within each repetition`}. CPU and limit are the median run's.`,
     "",
-    table(["Figure", "Relay", "raw Bun", "Relay/raw", "Target", "Result", "Generator CPU (Relay / raw)", "Server CPU (Relay / raw)", "Limit (Relay / raw)"], rows),
+    table(header, rows),
     "",
+    ...charts.map((c) => `![${s.title}](${c})`),
+    ...(charts.length ? [""] : []),
+    ...s.notes.flatMap((note) => [note, ""]),
     "Every run:",
     "",
-    ...s.runLines.map((l) => `- ${l}`),
+    ...s.rows.flatMap((r) => r.runLines.map((l) => `- ${r.label} ${l}`)),
   ];
-  if (s.warnings.length) parts.push("", "Warnings (these make the figures above suspect):", "", ...s.warnings.map((w) => `- ${w}`));
+  const warnings = s.rows.flatMap((r) => r.warnings.map((w) => `${r.label} ${w}`));
+  if (warnings.length) parts.push("", "Warnings (these make the figures above suspect):", "", ...warnings.map((w) => `- ${w}`));
   return parts.join("\n");
+}
+
+function checksMarkdown(checks: CodecCheck[]): string {
+  const lines = checks.flatMap((c) =>
+    c.report ? c.report.verified.map((v) => `- ${c.report!.system} against \`${c.report!.client}\`: ${v}`) : [`- ${c.system}: **FAILED**: ${c.error} (its figures were not measured)`],
+  );
+  return [
+    "## Codec checks",
+    "",
+    "Before measuring, each protocol codec of the load generator was checked once against that system's official client, on the same server",
+    "(`scripts/bench/checks/`; alone: `bun scripts/bench/check-codecs.ts`). The official client ran through a recording proxy, so its bytes on",
+    "the wire could be compared with ours:",
+    "",
+    ...lines,
+  ].join("\n");
 }
 
 const HOW_MEASURED = `## How measured
 
-- **Systems under test.** *Relay* is the compiled \`dist/relay\` (rebuilt first by \`bun scripts/build.ts --only binary\`
-  when it is missing or older than \`src/\`), started as \`dist/relay --port P --host 127.0.0.1 --log-level warn
-  --publish-rate 10000000 --publish-burst 10000000 --max-connections 1000000 --max-subscriptions 100000\` so its own
-  rate limits do not cap the figures. *raw Bun* is \`scripts/bench/raw-bun-server.ts\`: about 30 lines of Bun.serve that
-  speak the same JSON frames (sub: \`ws.subscribe\` + ack; pub: one \`server.publish\` of a msg frame built once + ack),
-  with no validation, limits or metrics. It is the ceiling for our stack.
-- **Processes.** Every run starts a fresh server on a free port of 127.0.0.1; it is ready when \`/proc/net/tcp\` shows it
-  listening, so nothing connects before the measurement. The server is pinned to core 0 and the load generator to
-  core 1 with \`taskset\`, both with a raised fd limit. The bench kills every process it started by PID, also on
-  error or Ctrl-C.
-- **Load generator.** \`scripts/bench/loadgen.ts\`, one process, the same program for both systems. Its WebSocket
-  client (\`scripts/bench/ws-client.ts\`) runs over raw TCP (\`Bun.connect\`): the HTTP upgrade by hand, client frames
-  masked with random keys, sends of one tick coalesced into one write, and a parse loop that tells a frame's op from
-  one byte (both servers write \`{"op":"…\` first) instead of parsing JSON per delivered message. Setup (welcome,
-  sub acks) and the latency scenario parse JSON properly.
-- **Closed loop** (fan-out, many channels). One publisher keeps a fixed window of publishes in flight; a publish is in
-  flight until its ack *and* all its deliveries are back, so the server's send buffers stay short and neither server
-  meets its backpressure limit. After a warm-up (fresh servers need their JIT warm), deliveries counted at the
-  subscribers over a 5 s window give messages/s.
-- **CPU.** The generator's CPU is \`process.cpuUsage()\` over the measured window; the server's is utime+stime from
-  \`/proc/PID/stat\` (CLK_TCK ticks) over the same window, both as a share of wall time (100% = one core). A side
-  above ${SATURATED * 100}% is saturated. *generator-bound* means the generator's core was saturated: the figure is then
-  what the generator could drive, and the Relay/raw ratio understates the gap between the servers. *neither
-  saturated* means the window's round trips, not CPU, set the pace. The server CPU-seconds per million deliveries
-  compare the servers' efficiency whichever side was the limit.
-- **Other load.** The machine is shared (other sessions run tests and type checks on it), and with two cores any
-  other process lands on the server's or the generator's core. Before each run the bench waits (up to 5 s, 60 s in
-  all) until both cores are idle. During the run it reads \`/proc/stat\`: if other processes (or the hypervisor, as
-  steal) took more than ${DISTURBED * 100}% of either core, a throughput or latency attempt is discarded and repeated, up to 3
-  attempts per run and 8 repeats in all (memory runs are only flagged: RSS does not depend on a neighbour's CPU).
-  Discarded attempts are listed under their tables, and a kept run that was still disturbed is named under Warnings:
-  such figures measure the neighbours as much as the server, so rerun the bench on a quiet machine.
-- **Latency.** Open loop: 1,000 publishes/s paced by a 1 ms timer that sends whatever is due, never waiting for acks.
-  Each payload carries \`performance.now()\` at send; the subscribers are in the same process, so latency is receive
-  time minus send time. Messages sent during the warm-up are not sampled; p50/p99/max are over every delivery to every
-  subscriber in the window (nearest rank), then the median over runs.
-- **Memory.** VmRSS and RssAnon from \`/proc/PID/status\` of a fresh server after it settled, before any client; then
-  after opening the connections (250 at a time, each subscribed and acknowledged) and leaving them idle. Per
-  connection = (RSS with - RSS idle) / connections, so any one-off growth the first clients cause is included. The
-  server's CPU over a further idle period shows what idle connections cost in timers and sweeps.
-- **Repeats.** Throughput and latency run 3 times per system, alternating Relay and raw Bun, and report the median
-  run (the CPU and limit shown are that run's); every run is listed under its table. The 2-core VM is noisy: treat
-  differences under about 10% as noise.`;
-
-/** A loud note when counted runs shared their cores with other processes, or null. */
-function disturbanceNote(summaries: ScenarioSummary[]): string | null {
-  const counted = summaries.reduce((n, s) => n + s.counted, 0);
-  const disturbed = summaries.reduce((n, s) => n + s.disturbed, 0);
-  if (disturbed === 0) return null;
-  return (
-    `${disturbed} of ${counted} counted runs shared their cores with other processes (see Warnings under each table): ` +
-    "their figures measure the neighbours as much as the servers. Rerun `npm run bench` on a quiet machine."
-  );
-}
+- **Processes.** Every single-node run starts a fresh server on a free port of 127.0.0.1; it is ready when \`/proc/net/tcp\`
+  shows it listening. The server is pinned to core 0 and the load generator to core 1 with \`taskset\`, both with a raised fd
+  limit; a mesh's nodes all share core 0, so a mesh gets the same one core of server as a single server. The bench stops every
+  process it started by PID, also on error or Ctrl-C. nats-server and mosquitto are the Debian packages, installed by the bench
+  with \`apt-get\` when missing; a system that cannot run is reported as skipped, with the reason, never estimated.
+- **One load generator for all.** \`scripts/bench/loadgen.ts\`, one process, the same program for every system. Its WebSocket client
+  (\`ws-client.ts\`) runs over raw TCP: the upgrade by hand, masked frames, sends of one tick coalesced into one write, and a parse
+  loop that hands each message to the system's codec (\`codecs/\`) as a byte range. A codec tells a delivery from anything else in a
+  byte or two (NATS and MQTT through a small stream parser, since one WebSocket message may carry many of their messages), so
+  parsing does not make the generator the limit. Publishes are fire-and-forget for every system (core NATS, MQTT QoS 0, Relay
+  without an id): the same work asked of each server.
+- **Payloads.** The same bytes everywhere: a 64-byte JSON string, embedded as a value by the JSON protocols and carried raw by
+  NATS and MQTT. Latency payloads carry their send time, \`performance.now()\`; subscribers live in the generator process, so
+  latency is receive time minus send time on one clock.
+- **Closed loop** (fan-out, many channels, mesh fan-out). One publisher keeps a fixed window of publishes in flight; a publish is in
+  flight until all its deliveries are back, so no server's send buffers grow and none meets its slow-consumer limit. After a
+  warm-up, deliveries counted at the subscribers over a 5 s window give messages/s.
+- **Latency.** Open loop: 1,000 publishes/s paced by a 1 ms timer that sends whatever is due, never waiting. p50/p99/p99.9/max are
+  over every delivery to every subscriber in the window (nearest rank), then the median over runs.
+- **Memory.** VmRSS from \`/proc/PID/status\` of the fresh server after it settled, before any client; then after opening the
+  connections (250 at a time, each subscribed and confirmed) and leaving them idle, at each step. Per connection = (RSS with N -
+  RSS before) / N, so any one-off growth the first clients cause is included. Server CPU over a further idle period shows what
+  idle connections cost in timers and pings.
+- **Connection rate.** Connections opened with 100 in progress at once, each counted when its protocol handshake is done
+  (Relay's welcome, NATS CONNECT + PING/PONG, MQTT CONNACK, the Socket.IO namespace connect, the ws upgrade).
+- **CPU and limits.** The generator's CPU is \`process.cpuUsage()\` over the measured window, the server's is utime+stime from
+  \`/proc/PID/stat\` over the same window (summed over a mesh's nodes), both as a share of one core. A side above ${SATURATED * 100}% is
+  saturated. **generator-bound** means the generator's core was saturated: the figure is what the generator could drive, not what
+  the server can do, and ratios against it understate the server's headroom. *neither saturated* means round trips, not CPU, set
+  the pace.
+- **Other load.** The machine may be shared. Before each run the bench waits (up to 5 s) until both cores are idle; during the run
+  it reads \`/proc/stat\`: if other processes (or the hypervisor, as steal) took more than ${DISTURBED * 100}% of either core, a throughput
+  or latency attempt is discarded and repeated, within a budget. Discarded attempts are listed under their tables; a kept run that
+  was still disturbed is marked **disturbed**: such figures measure the neighbours as much as the server.
+- **Anchors' configuration.** Every anchor runs at its defaults except what the bench needs to reach it (listed under "Versions and
+  configuration"); none is tuned below its defaults. Relay's own per-connection rate limits are raised so they do not cap it.`;
 
 /** docs/benchmarks.md. */
-export function renderMarkdown(summaries: ScenarioSummary[], machine: Machine, plan: Plan, seconds: number): string {
-  const summaryRows = summaries.flatMap((s) =>
-    s.figures
-      .filter((f) => f.target)
-      .map((f) => [s.planned.title.split(":")[0]!, f.name, cell(f, f.relay, s.sides.relay), cell(f, f.raw, s.sides.raw), ratioText(f), targetText(f.target), verdictText(f, s.sides, true)]),
-  );
+export function renderMarkdown(c: Comparison): string {
+  const m = c.machine;
+  const targetRows = c.targets.map((t) => [t.section.split(":")[0]!, t.metric, t.text, fmt(t.value, t.unit), verdictText(t), t.note]);
   return [
     "# Benchmarks",
     "",
-    "Written by `npm run bench` (scripts/bench.ts), which rewrites this file on every run: edit the script, not this file.",
+    "Written by `npm run bench` (scripts/bench.ts), which rewrites this file and `docs/bench/*.svg` on every full run: edit the script, not this file.",
+    "Relay against raw Bun.serve (the ceiling for our stack), nats-server, mosquitto, Socket.IO and a plain `ws` relay, all on 127.0.0.1,",
+    "driven by one load generator; then a 3- and 5-node Relay mesh against NATS clusters of the same size.",
     "",
     "## Machine and command",
     "",
     table(
       ["", ""],
       [
-        ["CPU cores (nproc)", String(machine.cores)],
-        ["CPU model", machine.cpuModel],
-        ["Memory", `${machine.memoryGiB.toFixed(1)} GiB`],
-        ["Kernel", machine.kernel],
-        ["Bun", `${machine.bunVersion} (runs the bench, the raw server and the generator; dist/relay is compiled by it)`],
-        ["Date", machine.date],
-        ["Pinning", machine.pinned ? "server on core 0, load generator on core 1 (taskset)" : "none: taskset was not found, so the figures are unpinned"],
-        ["Command", "`npm run bench`"],
-        ["Duration", `${Math.round(seconds)} s`],
+        ["CPU cores (nproc)", String(m.cores)],
+        ["CPU model", m.cpuModel],
+        ["Memory", `${m.memoryGiB.toFixed(1)} GiB`],
+        ["Kernel", m.kernel],
+        ["Bun", `${m.bunVersion} (runs the bench, the raw server and the generator; dist/relay is compiled by it)`],
+        ["Date", m.date],
+        ["Pinning", m.pinned ? "servers on core 0, load generator on core 1 (taskset)" : "none: taskset was not found, so the figures are unpinned"],
+        ["Command", `\`${c.command}\``],
+        ["Duration", `${Math.round(c.seconds)} s`],
       ],
     ),
     "",
-    "## Summary",
+    "## Versions and configuration",
     "",
-    ...(disturbanceNote(summaries) ? [`> **Warning:** ${disturbanceNote(summaries)}`, ""] : []),
-    table(["Scenario", "Figure", "Relay", "raw Bun", "Relay/raw", "Target", "Result"], summaryRows),
+    table(["System", "Version", "Started as"], c.versions.map((v) => [v.label, v.version, v.how])),
     "",
-    ...summaries.flatMap((s, i) => [scenarioSection(i + 1, s), ""]),
+    "## Targets",
+    "",
+    "Ratios of medians measured in this run. A target resting on a generator-bound or disturbed figure says so.",
+    "",
+    table(["Scenario", "Figure", "Target", "Measured", "Result", "Note"], targetRows),
+    "",
+    ...(c.problems.length ? ["Problems in this run:", "", ...c.problems.map((p) => `- ${p}`), ""] : []),
+    ...c.sections.flatMap((s, i) => [sectionMarkdown(i + 1, s, c.charts[s.id] ?? []), ""]),
+    checksMarkdown(c.checks),
+    "",
     HOW_MEASURED,
     "",
   ].join("\n");
 }
 
-/** The plain-text table printed at the end of a run. */
-export function renderConsole(summaries: ScenarioSummary[]): string {
-  const rows: string[][] = [["Figure", "Relay", "raw Bun", "Relay/raw", "Target", "Result", "Gen CPU R/raw", "Limit R/raw"]];
-  for (const s of summaries) {
-    for (const f of s.figures) {
-      rows.push([
-        `${s.planned.id}: ${f.name}`,
-        cell(f, f.relay, s.sides.relay),
-        cell(f, f.raw, s.sides.raw),
-        ratioText(f),
-        targetText(f.target),
-        verdictText(f, s.sides, false),
-        `${pct(s.sides.relay.generatorCpu)}/${pct(s.sides.raw.generatorCpu)}`,
-        `${s.sides.relay.limit} / ${s.sides.raw.limit}`,
-      ]);
-    }
-  }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const lines = rows.map((r) => r.map((cellText, c) => cellText.padEnd(widths[c]!)).join("  ").trimEnd());
+/** Pads a table of cells into aligned text. */
+function textTable(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  const lines = rows.map((r) => r.map((cellText, i) => cellText.padEnd(widths[i]!)).join("  ").trimEnd());
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
-  const warnings = summaries.flatMap((s) => s.warnings.map((w) => `warning: ${s.planned.id}: ${w}`));
-  const note = disturbanceNote(summaries);
-  return [...lines, ...warnings, ...(note ? [`WARNING: ${note}`] : [])].join("\n") + "\n";
+  return lines;
+}
+
+/** The plain-text tables printed at the end of a run. */
+export function renderConsole(c: Comparison): string {
+  const out: string[] = [];
+  for (const s of c.sections) {
+    out.push("", `== ${s.title} (${s.reps === 1 ? "1 run" : `median (range) of ${s.reps} runs`})`);
+    const header = ["System", ...s.metrics.map((m) => m.name), "Gen CPU", "Srv CPU", "Limit"];
+    const rows = s.rows.map((r) =>
+      r.skipped ? [r.label, "skipped"] : [r.label, ...s.metrics.map((m) => cell(r, s, m.id).replace(/\*\*/g, "")), pct(r.generatorCpu), pct(r.serverCpu), r.limit],
+    );
+    out.push(...textTable([header, ...rows]));
+    for (const r of s.rows) if (r.skipped) out.push(`  skipped: ${r.label}: ${r.skipped}`);
+    for (const r of s.rows) for (const w of r.warnings) out.push(`  warning: ${r.label} ${w}`);
+  }
+  out.push("", "== Targets");
+  out.push(...textTable([["Target", "Figure", "Measured", "Result", "Note"], ...c.targets.map((t) => [t.text, `${t.section.split(":")[0]}: ${t.metric}`, fmt(t.value, t.unit), t.verdict, t.note])]));
+  for (const p of c.problems) out.push(`problem: ${p}`);
+  return out.join("\n") + "\n";
 }

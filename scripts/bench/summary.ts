@@ -1,258 +1,182 @@
 /**
- * Turns raw runs into the figures the report shows: the median run per system, Relay/raw ratios,
- * targets with PASS/MISS, CPU on both sides, and which side limited the figure.
+ * The comparison's data model, from runs to tables: per system, every metric's median and range
+ * over the counted runs, the CPU of both sides in the median run, what limited it, and the targets'
+ * verdicts. The markdown, the console table, the charts and --json all render this one model.
  *
- * Why the median RUN and not a median per number: the CPU figures and the limit shown beside a
- * throughput figure must come from the same run as that figure, or they explain nothing.
+ * Why the median RUN for CPU and limit, not a median per number: the CPU figures and the limit shown
+ * beside a throughput figure must come from the same run as that figure, or they explain nothing.
  */
 import { DISTURBED, otherLoad } from "./interference.ts";
-import type { PlannedScenario } from "./plan.ts";
-import type { SystemKey } from "./servers.ts";
-import { median, medianIndex } from "./stats.ts";
-import type { ClosedLoopResult, IdleResult, LatencyResult, LoadgenResult, WindowStats } from "./types.ts";
+import { medianIndex } from "./stats.ts";
+import type { WindowStats } from "./types.ts";
 
 /** A core busier than this over a window is taken as saturated. */
 export const SATURATED = 0.9;
 
+export type Unit = "msg/s" | "conn/s" | "cpu-s/M" | "ms" | "MiB" | "bytes" | "%";
+
+export interface Metric {
+  id: string;
+  name: string;
+  unit: Unit;
+  better: "higher" | "lower";
+}
+
+/** How a run was limited: a paced or idle run is limited by design, a throughput run by a saturated side. */
+export type LimitKind = "throughput" | "paced" | "idle";
+
+/** One counted (or discarded) run of one system. */
 export interface Run {
-  system: SystemKey;
+  system: string;
   rep: number;
-  result: LoadgenResult;
-  /** What the server wrote to stderr during the run (Relay logs at warn level). */
-  serverLog: string;
+  metrics: Record<string, number>;
+  window: WindowStats;
+  /** One line for the "every run" list. */
+  line: string;
+  /** Anything that makes this run's figures suspect: errors, closed connections, losses, server warnings. */
+  warnings: string[];
   /** Why this attempt was thrown away and repeated (other load on our cores), or null if it counts. */
   discarded: string | null;
 }
 
-/** The measured window of any result. */
-export function windowOf(r: LoadgenResult): WindowStats {
-  return r.kind === "idle-connections" ? r.idleWindow : r.window;
+export interface Stat {
+  median: number;
+  min: number;
+  max: number;
+  runs: number;
 }
 
-export type Target =
-  | { kind: "ratio-min"; value: number } // Relay/raw must be at least value
-  | { kind: "ratio-max"; value: number } // Relay/raw must be at most value
-  | { kind: "max"; value: number; text: string }; // Relay's own figure must be at most value
-
-export interface Figure {
-  name: string;
-  relay: number;
-  raw: number;
-  unit: Unit;
-  target: Target | null;
-}
-
-export type Unit = "msg/s" | "cpu-s/M" | "ms" | "MiB" | "bytes" | "%";
-
-/** CPU of both processes over a system's median run, and what limited it. */
-export interface Side {
+export interface Row {
+  key: string;
+  label: string;
+  /** Why the system has no figures (not installed, codec check failed, every run failed), or null. */
+  skipped: string | null;
+  stats: Record<string, Stat>;
+  /** CPU of the generator and of the server(s) in the median run, as shares of one core. */
   generatorCpu: number;
   serverCpu: number;
   limit: string;
-  /** Other processes shared this run's cores: its CPU-dependent figures are not to be trusted. */
+  /** The generator's core was saturated in the median run: the figure is what the generator could drive. */
+  generatorBound: boolean;
+  /** Other processes shared the median run's cores: its CPU-dependent figures are not to be trusted. */
   disturbed: boolean;
-}
-
-export interface ScenarioSummary {
-  planned: PlannedScenario;
-  figures: Figure[];
-  sides: Record<SystemKey, Side>;
-  /** One line per run, to show the spread behind each median. */
   runLines: string[];
-  /** Anything that makes a figure suspect: error frames, closed connections, lost messages, server warnings. */
   warnings: string[];
-  /** Counted runs, and how many of them shared their cores with other processes anyway. */
-  counted: number;
-  disturbed: number;
 }
 
-export type Verdict = "PASS" | "MISS" | "";
-
-export function ratio(f: Figure): number {
-  return f.relay / f.raw;
+export interface Section {
+  id: string;
+  title: string;
+  what: string;
+  reps: number;
+  metrics: Metric[];
+  /** The metric that picks the median run, and the one charted. */
+  primary: string;
+  /** Metric ids charted, one SVG each. */
+  charts: string[];
+  rows: Row[];
+  /** Notes under the table (how to read it, what differs between systems). */
+  notes: string[];
 }
 
-export function verdict(f: Figure): Verdict {
-  const t = f.target;
-  if (!t) return "";
-  const ok = t.kind === "ratio-min" ? ratio(f) >= t.value : t.kind === "ratio-max" ? ratio(f) <= t.value : f.relay <= t.value;
-  return ok ? "PASS" : "MISS";
+export interface SystemRef {
+  key: string;
+  label: string;
+  skipped: string | null;
 }
 
-function cpuShare(w: WindowStats): { gen: number; server: number } {
-  return { gen: w.generatorCpuSeconds / w.wallSeconds, server: w.serverCpuSeconds / w.wallSeconds };
-}
-
-/** Names the side that limited a throughput run. The generator is named first: if it is saturated the figure is the generator's, whatever the server did. */
-function limitOf(gen: number, server: number): string {
-  if (gen > SATURATED) return server > SATURATED ? "generator-bound (both saturated)" : "generator-bound";
-  if (server > SATURATED) return "server-bound";
-  return "neither saturated";
-}
-
-function side(w: WindowStats, limit?: string): Side {
-  const { gen, server } = cpuShare(w);
-  return { generatorCpu: gen, serverCpu: server, limit: limit ?? limitOf(gen, server), disturbed: otherLoad(w).worst > DISTURBED };
-}
-
-const rate = (r: ClosedLoopResult): number => r.deliveries / r.window.wallSeconds;
-const cpuPerMillion = (r: ClosedLoopResult): number => r.window.serverCpuSeconds / (r.deliveries / 1e6);
-
-const pct = (x: number): string => fmt(x * 100, "%");
-
-/** Common warnings of any run. */
-function runWarnings(run: Run, label: string): string[] {
-  const out: string[] = [];
-  const r = run.result;
-  const other = otherLoad(windowOf(r));
-  if (other.worst > DISTURBED) out.push(`${label}: ${other.text}`);
-  if (r.errors.count > 0) out.push(`${label}: ${r.errors.count} error frame(s), first: ${r.errors.first}`);
-  if (r.closes > 0) out.push(`${label}: the server closed ${r.closes} connection(s) during the run`);
-  if (run.serverLog.trim()) out.push(`${label}: server logged: ${run.serverLog.trim().split("\n").slice(0, 3).join(" | ")}`);
-  return out;
-}
-
-function bySystem<R extends LoadgenResult>(runs: Run[], system: SystemKey): { run: Run; result: R }[] {
-  return runs.filter((r) => r.system === system && r.discarded === null).map((run) => ({ run, result: run.result as R }));
-}
-
-const LABEL: Record<SystemKey, string> = { relay: "Relay", raw: "raw Bun" };
-
-/**
- * One line per attempt (discarded ones included, marked, so the reader sees what was thrown away
- * and why) and the warnings of the attempts that count.
- */
-function describeRuns<R extends LoadgenResult>(
-  runs: Run[],
-  line: (r: R) => string,
-  checks: (r: R) => string[] = () => [],
-): { runLines: string[]; warnings: string[]; counted: number; disturbed: number } {
-  const runLines: string[] = [];
-  const warnings: string[] = [];
-  let counted = 0;
-  let disturbed = 0;
-  for (const run of runs) {
-    const r = run.result as R;
-    const label = `${LABEL[run.system]} run ${run.rep}`;
-    if (run.discarded) {
-      runLines.push(`${label}, discarded attempt: ${line(r)} (${run.discarded}; repeated)`);
-      continue;
+/** Summarizes one section's runs, one row per system in `systems` order. */
+export function summarizeSection(
+  def: Omit<Section, "rows">,
+  systems: readonly SystemRef[],
+  runs: readonly Run[],
+  limitKind: LimitKind,
+): Section {
+  const rows = systems.map((sys): Row => {
+    const mine = runs.filter((r) => r.system === sys.key);
+    const counted = mine.filter((r) => r.discarded === null);
+    const runLines = mine.map((r) => `run ${r.rep}${r.discarded ? ", discarded attempt" : ""}: ${r.line}${r.discarded ? ` (${r.discarded}; repeated)` : ""}`);
+    const warnings = counted.flatMap((r) => r.warnings.map((w) => `run ${r.rep}: ${w}`));
+    const skipped = sys.skipped ?? (counted.length === 0 ? "no run completed (see the log)" : null);
+    if (skipped !== null || counted.length === 0) {
+      return { key: sys.key, label: sys.label, skipped, stats: {}, generatorCpu: NaN, serverCpu: NaN, limit: "", generatorBound: false, disturbed: false, runLines, warnings };
     }
-    runLines.push(`${label}: ${line(r)}`);
-    warnings.push(...runWarnings(run, label), ...checks(r).map((w) => `${label}: ${w}`));
-    counted++;
-    if (otherLoad(windowOf(r)).worst > DISTURBED) disturbed++;
-  }
-  return { runLines, warnings, counted, disturbed };
+    const stats: Record<string, Stat> = {};
+    for (const m of def.metrics) {
+      const values = counted.map((r) => r.metrics[m.id] ?? NaN).filter(Number.isFinite);
+      stats[m.id] = values.length
+        ? { median: values[medianIndex(values, (v) => v)]!, min: Math.min(...values), max: Math.max(...values), runs: values.length }
+        : { median: NaN, min: NaN, max: NaN, runs: 0 };
+    }
+    const medianRun = counted[medianIndex(counted, (r) => r.metrics[def.primary] ?? NaN)]!;
+    const w = medianRun.window;
+    const gen = w.generatorCpuSeconds / w.wallSeconds;
+    const server = w.serverCpuSeconds / w.wallSeconds;
+    const generatorBound = limitKind !== "idle" && gen > SATURATED;
+    const limit = limitKind === "idle" ? "idle" : generatorBound ? (server > SATURATED ? "generator-bound (both saturated)" : "generator-bound") : limitKind === "paced" ? "paced (open loop)" : server > SATURATED ? "server-bound" : "neither saturated";
+    // RSS does not depend on a neighbour's CPU use, so idle figures are never marked disturbed.
+    const disturbed = limitKind !== "idle" && otherLoad(w).worst > DISTURBED;
+    return { key: sys.key, label: sys.label, skipped: null, stats, generatorCpu: gen, serverCpu: server, limit, generatorBound, disturbed, runLines, warnings };
+  });
+  return { ...def, rows };
 }
 
-function summarizeClosedLoop(planned: PlannedScenario, runs: Run[], throughputTarget: Target): ScenarioSummary {
-  const pick = (system: SystemKey) => {
-    const mine = bySystem<ClosedLoopResult>(runs, system);
-    return mine[medianIndex(mine, (m) => rate(m.result))]!.result;
-  };
-  const relay = pick("relay");
-  const raw = pick("raw");
-  const described = describeRuns<ClosedLoopResult>(
-    runs,
-    (r) => {
-      const { gen, server } = cpuShare(r.window);
-      return `${fmt(rate(r), "msg/s")}, ${fmt(cpuPerMillion(r), "cpu-s/M")}, generator CPU ${pct(gen)}, server CPU ${pct(server)}`;
-    },
-    (r) => (r.deliveries === 0 ? ["no deliveries at all"] : []),
-  );
-  return {
-    planned,
-    figures: [
-      { name: "delivered messages/s", relay: rate(relay), raw: rate(raw), unit: "msg/s", target: throughputTarget },
-      { name: "server CPU-seconds per million deliveries", relay: cpuPerMillion(relay), raw: cpuPerMillion(raw), unit: "cpu-s/M", target: null },
-    ],
-    sides: { relay: side(relay.window), raw: side(raw.window) },
-    ...described,
-  };
+export type Verdict = "PASS" | "MISS" | "n/a";
+
+/** A target of the issue, judged on the medians of one run of the bench. */
+export interface TargetResult {
+  section: string;
+  metric: string;
+  /** e.g. "Relay >= 1.6x nats-server". */
+  text: string;
+  /** The measured ratio (or, for an absolute target, Relay's figure). */
+  value: number;
+  unit: Unit | "x";
+  verdict: Verdict;
+  /** Why the verdict is n/a, or what weakens it (generator-bound, disturbed). */
+  note: string;
 }
 
-function summarizeLatency(planned: PlannedScenario, runs: Run[]): ScenarioSummary {
-  const stat = (system: SystemKey, key: "p50Ms" | "p99Ms" | "maxMs") => median(bySystem<LatencyResult>(runs, system).map((m) => m.result[key]));
-  const sideOf = (system: SystemKey): Side => {
-    const mine = bySystem<LatencyResult>(runs, system);
-    const w = mine[medianIndex(mine, (m) => m.result.p99Ms)]!.result.window;
-    const { gen } = cpuShare(w);
-    return side(w, gen > SATURATED ? "generator-bound" : "paced (open loop)");
-  };
-  const described = describeRuns<LatencyResult>(
-    runs,
-    (r) => `p50 ${fmt(r.p50Ms, "ms")}, p99 ${fmt(r.p99Ms, "ms")}, max ${fmt(r.maxMs, "ms")}; ${r.received} of ${r.expected} deliveries arrived`,
-    (r) => (r.received !== r.expected ? [`${r.expected - r.received} of ${r.expected} deliveries did not arrive`] : []),
-  );
-  return {
-    planned,
-    figures: [
-      { name: "p50 latency", relay: stat("relay", "p50Ms"), raw: stat("raw", "p50Ms"), unit: "ms", target: null },
-      { name: "p99 latency", relay: stat("relay", "p99Ms"), raw: stat("raw", "p99Ms"), unit: "ms", target: { kind: "ratio-max", value: 1.2 } },
-      { name: "max latency", relay: stat("relay", "maxMs"), raw: stat("raw", "maxMs"), unit: "ms", target: null },
-    ],
-    sides: { relay: sideOf("relay"), raw: sideOf("raw") },
-    ...described,
-  };
-}
+export type TargetDef =
+  | { section: string; metric: string; kind: "ratio-min" | "ratio-max"; of: string; to: string; value: number }
+  | { section: string; metric: string; kind: "max"; of: string; value: number; text: string };
 
-function summarizeMemory(planned: PlannedScenario, runs: Run[]): ScenarioSummary {
-  const pick = (system: SystemKey) => {
-    const mine = bySystem<IdleResult>(runs, system);
-    return mine[medianIndex(mine, (m) => m.result.loaded.rssBytes)]!.result;
-  };
-  const relay = pick("relay");
-  const raw = pick("raw");
-  const perConn = (r: IdleResult, key: "rssBytes" | "rssAnonBytes") => (r.loaded[key] - r.idle[key]) / r.connections;
-  const idleCpu = (r: IdleResult) => (r.idleWindow.serverCpuSeconds / r.idleWindow.wallSeconds) * 100;
-  const MiB = 1024 * 1024;
-  const described = describeRuns<IdleResult>(
-    runs,
-    (r) =>
-      `idle RSS ${fmt(r.idle.rssBytes / MiB, "MiB")} (anon ${fmt(r.idle.rssAnonBytes / MiB, "MiB")}), ` +
-      `with ${r.connections} connections ${fmt(r.loaded.rssBytes / MiB, "MiB")} (anon ${fmt(r.loaded.rssAnonBytes / MiB, "MiB")}), ` +
-      `opened in ${r.setupSeconds.toFixed(1)} s`,
-  );
-  const n = relay.connections.toLocaleString("en-US");
-  return {
-    planned,
-    figures: [
-      { name: "idle RSS, no clients", relay: relay.idle.rssBytes / MiB, raw: raw.idle.rssBytes / MiB, unit: "MiB", target: { kind: "max", value: 25, text: "<= 25 MiB" } },
-      { name: "idle RssAnon, no clients", relay: relay.idle.rssAnonBytes / MiB, raw: raw.idle.rssAnonBytes / MiB, unit: "MiB", target: null },
-      { name: `RSS with ${n} connections`, relay: relay.loaded.rssBytes / MiB, raw: raw.loaded.rssBytes / MiB, unit: "MiB", target: null },
-      { name: "RSS per idle connection", relay: perConn(relay, "rssBytes"), raw: perConn(raw, "rssBytes"), unit: "bytes", target: { kind: "max", value: 4096, text: "<= 4 KiB" } },
-      { name: "RssAnon per idle connection", relay: perConn(relay, "rssAnonBytes"), raw: perConn(raw, "rssAnonBytes"), unit: "bytes", target: null },
-      { name: `server CPU while ${n} connections idle`, relay: idleCpu(relay), raw: idleCpu(raw), unit: "%", target: null },
-    ],
-    // RSS does not depend on a neighbour's CPU use, so memory figures are never marked disturbed.
-    sides: {
-      relay: { ...side(relay.idleWindow, "idle"), disturbed: false },
-      raw: { ...side(raw.idleWindow, "idle"), disturbed: false },
-    },
-    ...described,
-  };
-}
-
-/** Summarizes one scenario's runs. */
-export function summarize(planned: PlannedScenario, runs: Run[]): ScenarioSummary {
-  switch (planned.id) {
-    case "fanout":
-    case "channels":
-      return summarizeClosedLoop(planned, runs, { kind: "ratio-min", value: 0.9 });
-    case "latency":
-      return summarizeLatency(planned, runs);
-    case "memory":
-      return summarizeMemory(planned, runs);
-  }
+/** Judges the targets against the summarized sections. */
+export function judgeTargets(defs: readonly TargetDef[], sections: readonly Section[]): TargetResult[] {
+  return defs.flatMap((t): TargetResult[] => {
+    const section = sections.find((s) => s.id === t.section);
+    if (!section) return [];
+    const metric = section.metrics.find((m) => m.id === t.metric)!;
+    const of = section.rows.find((r) => r.key === t.of);
+    const to = t.kind === "max" ? undefined : section.rows.find((r) => r.key === t.to);
+    const text = t.kind === "max" ? `${of?.label ?? t.of} ${t.text}` : `${of?.label ?? t.of} ${t.kind === "ratio-min" ? ">=" : "<="} ${t.value}x ${to?.label ?? t.to}`;
+    const base = { section: section.title, metric: metric.name, text };
+    const missing = [of, to].find((r) => r && r.skipped);
+    if (!of || of.skipped || (t.kind !== "max" && (!to || to.skipped))) {
+      return [{ ...base, value: NaN, unit: "x", verdict: "n/a", note: missing?.skipped ? `${missing.label} has no figures: ${missing.skipped}` : "no figures" }];
+    }
+    const mine = of.stats[t.metric]!.median;
+    const notes: string[] = [];
+    const involved = t.kind === "max" ? [of] : [of, to!];
+    for (const r of involved) if (r.generatorBound) notes.push(`${r.label} generator-bound`);
+    for (const r of involved) if (r.disturbed) notes.push(`${r.label} run disturbed`);
+    if (t.kind === "max") {
+      return [{ ...base, value: mine, unit: metric.unit, verdict: mine <= t.value ? "PASS" : "MISS", note: notes.join("; ") }];
+    }
+    const ratio = mine / to!.stats[t.metric]!.median;
+    const ok = t.kind === "ratio-min" ? ratio >= t.value : ratio <= t.value;
+    return [{ ...base, value: ratio, unit: "x", verdict: Number.isFinite(ratio) ? (ok ? "PASS" : "MISS") : "n/a", note: notes.join("; ") }];
+  });
 }
 
 /** Formats a number in its unit for tables and logs. */
-export function fmt(value: number, unit: Unit): string {
+export function fmt(value: number, unit: Unit | "x"): string {
   if (!Number.isFinite(value)) return "n/a";
   switch (unit) {
     case "msg/s":
       return `${Math.round(value).toLocaleString("en-US")} msg/s`;
+    case "conn/s":
+      return `${Math.round(value).toLocaleString("en-US")} conn/s`;
     case "cpu-s/M":
       return `${value.toFixed(2)} CPU-s/M`;
     case "ms":
@@ -263,13 +187,20 @@ export function fmt(value: number, unit: Unit): string {
       return `${Math.round(value).toLocaleString("en-US")} B`;
     case "%":
       return `${value.toFixed(value < 10 ? 1 : 0)}%`;
+    case "x":
+      return `${value.toFixed(2)}x`;
   }
 }
 
-/** The target as text, e.g. ">= 0.9x raw Bun". */
-export function targetText(t: Target | null): string {
-  if (!t) return "";
-  if (t.kind === "ratio-min") return `>= ${t.value}x raw Bun`;
-  if (t.kind === "ratio-max") return `<= ${t.value}x raw Bun`;
-  return t.text;
+/** The range of a stat in the unit's terms, without the unit: "4,501,000-4,700,000". */
+export function fmtRange(s: Stat, unit: Unit): string {
+  if (s.runs < 2) return "";
+  const bare = (v: number): string => fmt(v, unit).replace(/ ?(msg\/s|conn\/s|CPU-s\/M|ms|MiB|B|%)$/, "");
+  return `${bare(s.min)}–${bare(s.max)}`;
+}
+
+/** A figure with its spread: "4,635,214 msg/s (range 4,501,000–4,700,000)". */
+export function fmtStat(s: Stat, unit: Unit): string {
+  const range = fmtRange(s, unit);
+  return range ? `${fmt(s.median, unit)} (${range})` : fmt(s.median, unit);
 }

@@ -4,17 +4,21 @@
  * as JSON on stdout. Kept in one file so both sides agree on every field.
  */
 
-/** Where the server under test listens, and which process to sample for CPU and memory. */
+import type { CodecName } from "./codecs/index.ts";
+
+/** Where the server under test listens, which process to sample for CPU and memory, and how to speak to it. */
 interface Target {
   port: number;
   serverPid: number;
+  /** The protocol codec (codecs/index.ts) for this system. */
+  codec: CodecName;
 }
 
 /**
  * Closed-loop throughput: one publisher keeps at most `window` publishes in flight, where a publish
- * is in flight until its ack AND all its deliveries have come back. Bounding on deliveries (not only
- * on acks) keeps the server's send buffers short, so neither server ever meets its backpressure
- * limit and the figure is a steady state, not a burst into buffers.
+ * is in flight until all its deliveries (and, for codecs with acks, its ack) have come back.
+ * Bounding on deliveries keeps the server's send buffers short, so no server ever meets its
+ * backpressure limit and the figure is a steady state, not a burst into buffers.
  */
 export interface ClosedLoopScenario extends Target {
   kind: "closed-loop";
@@ -38,10 +42,13 @@ export interface LatencyScenario extends Target {
   durationMs: number;
 }
 
-/** Memory: RSS of the idle server, then with many idle subscribed connections. */
+/**
+ * Memory: RSS of the idle server, then with many idle subscribed connections, read at each step of
+ * `steps` (cumulative counts: [5000, 20000] reads at 5,000 and again after 15,000 more).
+ */
 export interface IdleScenario extends Target {
   kind: "idle-connections";
-  connections: number;
+  steps: number[];
   channels: number;
   /** Connections opened at once; batches keep the accept queue from overflowing. */
   batch: number;
@@ -51,7 +58,19 @@ export interface IdleScenario extends Target {
   idleMs: number;
 }
 
-export type Scenario = ClosedLoopScenario | LatencyScenario | IdleScenario;
+/**
+ * Connection rate: `connections` connections, `concurrency` in progress at any moment, each counted
+ * once its protocol handshake is done (upgrade plus welcome, CONNECT/PONG, CONNACK or the Socket.IO
+ * connect). They stay open until the end, so the server accepts into a growing table.
+ */
+export interface ConnectRateScenario extends Target {
+  kind: "connect-rate";
+  connections: number;
+  concurrency: number;
+  settleMs: number;
+}
+
+export type Scenario = ClosedLoopScenario | LatencyScenario | IdleScenario | ConnectRateScenario;
 
 /** CPU and wall time over one measured window. Generator CPU includes all its threads (getrusage). */
 export interface WindowStats {
@@ -86,6 +105,8 @@ export interface ClosedLoopResult {
   deliveries: number;
   /** Publishes acknowledged inside the window. */
   acks: number;
+  /** Deliveries still missing after the loop stopped and drained: messages the server dropped. */
+  missing: number;
   errors: ErrorTally;
   /** Connections the server closed during the run (a slow-consumer cut would show here). */
   closes: number;
@@ -101,6 +122,7 @@ export interface LatencyResult {
   expected: number;
   p50Ms: number;
   p99Ms: number;
+  p999Ms: number;
   maxMs: number;
   errors: ErrorTally;
   closes: number;
@@ -114,17 +136,33 @@ export interface Memory {
   rssAnonBytes: number;
 }
 
-export interface IdleResult {
-  kind: "idle-connections";
-  idle: Memory;
-  loaded: Memory;
+/** The server with `connections` idle connections open. */
+export interface IdleStep {
   connections: number;
-  /** How long opening and subscribing every connection took. */
+  loaded: Memory;
+  /** How long opening and subscribing this step's new connections took. */
   setupSeconds: number;
   /** CPU while the connections sit idle (timers, sweeps, pings). */
   idleWindow: WindowStats;
+}
+
+export interface IdleResult {
+  kind: "idle-connections";
+  idle: Memory;
+  steps: IdleStep[];
   errors: ErrorTally;
   closes: number;
 }
 
-export type LoadgenResult = ClosedLoopResult | LatencyResult | IdleResult;
+export interface ConnectRateResult {
+  kind: "connect-rate";
+  /** Opening every connection, from the first connect to the last handshake done. */
+  window: WindowStats;
+  connections: number;
+  /** Connection attempts that failed (refused, reset, timed out); each is retried once, then counted here. */
+  failed: number;
+  errors: ErrorTally;
+  closes: number;
+}
+
+export type LoadgenResult = ClosedLoopResult | LatencyResult | IdleResult | ConnectRateResult;
