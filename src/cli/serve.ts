@@ -47,7 +47,7 @@ export const serve = defineCommand({
       log.error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
       process.exit(1);
     }
-    log.info(`node ${node.name} listening on ${config.host}:${node.port}; dashboard at http://${config.host === "0.0.0.0" ? "localhost" : config.host}:${node.port}/`);
+    log.info(`node ${node.name} listening on ${config.host}:${node.port}; dashboard at ${config.tlsCert ? "https" : "http"}://${config.host === "0.0.0.0" ? "localhost" : config.host}:${node.port}/`);
     if (!config.clusterKey) log.info("no --cluster-key: running alone (peers are refused)");
     else if (config.seed.length === 0) log.info("mesh: no --seed: waiting for peers to join this node");
     else log.info(`mesh: joining through ${config.seed.join(", ")}`);

@@ -50,6 +50,8 @@ export interface MeshStats {
   fallbacks: number;
   /** Member state changes applied (joins, suspicions, deaths, leaves, refutations). */
   membershipChanges: number;
+  /** Data frames not delivered locally because a later one from the same origin already was (route changes). */
+  lateDropped: number;
 }
 
 /** One member as /nodes shows it. */
@@ -128,12 +130,18 @@ export class Mesh {
   private lastOverlay = -Infinity;
   private lastPushPull = 0;
   private left = false;
+  /**
+   * The highest sequence number delivered locally per origin life (`origin incarnation`). While
+   * routes change, a message can take the old, longer path and arrive after a later one took the
+   * new path; it is then not delivered (at most once, but in order: docs/guarantees.md).
+   */
+  private readonly deliveredUpTo = new Map<string, number>();
   /** When a graceful leave began: links are withdrawn from the LSA but still forward, until LINK_DRAIN_MS later. */
   private leavingSince: number | null = null;
   private out: Directive[] = [];
   /** `now` of the event being handled, for the few helpers deep in a call that need it. */
   private clock = 0;
-  private readonly counters: MeshStats = { routed: 0, delivered: 0, duplicates: 0, dropped: 0, fallbacks: 0, membershipChanges: 0 };
+  private readonly counters: MeshStats = { routed: 0, delivered: 0, duplicates: 0, dropped: 0, fallbacks: 0, membershipChanges: 0, lateDropped: 0 };
 
   constructor(
     config: MeshConfig,
@@ -407,7 +415,10 @@ export class Mesh {
     // At the budget, turn away a peer that has other links (it will dial someone else) unless it
     // is clearly nearer than our farthest link (then the overlay trims that one). A newcomer with
     // no links yet is always taken, so seeds admit everyone, and trimmed once it has others.
-    if (!dialed && this.linkMap.size >= this.maxPeers && (this.graph.get(peer.name)?.links.length ?? 0) > 0 && !this.overlay.nearerThanWorst(peer.name, this.table, this.linkMap, this.self.name)) {
+    // The LSA counts only if it is this life's: a node that just restarted has no links yet, whatever its last life reported.
+    const lsa = this.graph.get(peer.name);
+    const hasLinks = lsa !== undefined && lsa.incarnation >= peer.incarnation && lsa.links.length > 0;
+    if (!dialed && this.linkMap.size >= this.maxPeers && hasLinks && !this.overlay.nearerThanWorst(peer.name, this.table, this.linkMap, this.self.name)) {
       this.out.push({ type: "close", link: id, reason: "over the link budget" });
       return;
     }
@@ -590,7 +601,12 @@ export class Mesh {
     if (previous === "new") this.log("info", `${record.name} joined (${record.region || "no region"})`);
     else if (previous !== record.state) this.log("info", `${record.name} is ${record.state}${record.state === "alive" ? ` again (incarnation ${record.incarnation})` : ""}`);
     if (record.state === "dead" || record.state === "left") this.forgetRoutes(record.name);
-    else this.unreportedSince.delete(record.name);
+    else {
+      this.unreportedSince.delete(record.name);
+      // A new life of a member: routes through its previous life's links are gone with it.
+      const lsa = this.graph.get(record.name);
+      if (lsa && lsa.incarnation < record.incarnation) this.graph.remove(record.name, now);
+    }
   }
 
   /** Someone says this node is suspect or dead: raise the incarnation and say it is alive. */
@@ -644,6 +660,7 @@ export class Mesh {
     this.graph.remove(name, this.clock);
     this.interest.forget(name);
     this.loads.forget(name);
+    for (const key of this.deliveredUpTo.keys()) if (key.startsWith(`${name} `)) this.deliveredUpTo.delete(key);
     this.unreportedSince.delete(name);
   }
 
@@ -715,7 +732,7 @@ export class Mesh {
       return;
     }
     // Leak-free by construction: only the instance this node's registry holds is delivered here.
-    if (this.interest.wantsLocally(frame.channel) && this.registry.get(frame.channel)?.instance === frame.instance) {
+    if (this.interest.wantsLocally(frame.channel) && this.registry.get(frame.channel)?.instance === frame.instance && this.inOrder(frame.origin, frame.incarnation, frame.seq)) {
       this.counters.delivered++;
       const d: Directive = { type: "deliver", channel: frame.channel, instance: frame.instance, data: frame.data };
       if (frame.from !== undefined) d.from = frame.from;
@@ -723,6 +740,18 @@ export class Mesh {
       this.out.push(d);
     }
     this.forward({ ...frame, hops: frame.hops + 1 }, from);
+  }
+
+  /** True when `seq` comes after everything delivered here from that origin's life; records it. */
+  private inOrder(origin: NodeName, incarnation: number, seq: number): boolean {
+    const key = `${origin} ${incarnation}`;
+    const last = this.deliveredUpTo.get(key);
+    if (last !== undefined && seq < last) {
+      this.counters.lateDropped++;
+      return false;
+    }
+    this.deliveredUpTo.set(key, seq);
+    return true;
   }
 
   /**

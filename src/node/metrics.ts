@@ -28,7 +28,7 @@ export interface RegistryView {
 export interface MeshView {
   peers: number;
   memberStates: string[];
-  stats: { routed: number; delivered: number; duplicates: number; dropped: number; fallbacks: number; membershipChanges: number };
+  stats: { routed: number; delivered: number; duplicates: number; dropped: number; fallbacks: number; membershipChanges: number; lateDropped: number };
 }
 
 /**
@@ -119,6 +119,7 @@ export class Metrics {
       metric("relay_mesh_delivered_total", "counter", "Messages from other nodes handed to local subscribers.", [["", stats.delivered]]);
       metric("relay_mesh_duplicates_total", "counter", "Data frames dropped as already seen.", [["", stats.duplicates]]);
       metric("relay_mesh_dropped_total", "counter", "Data frames dropped (hop limit, or no link to a tree child).", [["", stats.dropped]]);
+      metric("relay_mesh_late_dropped_total", "counter", "Messages not delivered here because a later one from the same origin already was (route changes keep order by dropping).", [["", stats.lateDropped]]);
       metric("relay_mesh_fallback_floods_total", "counter", "Data frames flooded because the origin's links were not yet known.", [["", stats.fallbacks]]);
       metric("relay_peer_bytes_total", "counter", "Bytes on peer links, by kind (data or gossip) and direction.", [
         ['{kind="data",direction="in"}', this.peerDataBytes.in],

@@ -310,8 +310,19 @@ export class PeerLinks {
       if (typeof ev.data === "string") return this.badFrame(conn, "a text frame on a peer link");
       this.onBytes(conn, new Uint8Array(ev.data as ArrayBuffer));
     };
+    ws.onerror = (ev) => {
+      // Without this, a dial that fails (refused, TLS not trusted, a bad name) is silent: say why,
+      // once per address at warn (the redials follow at debug), so a misconfigured seed shows up.
+      const why = (ev as ErrorEvent).message || "the connection failed";
+      if (!this.dialWarned.has(address)) {
+        this.dialWarned.add(address);
+        this.deps.log.warn(`mesh: dialing ${url} failed: ${why}${url.startsWith("wss:") && !this.deps.tlsCa ? " (for a private CA, give --tls-ca)" : ""}`);
+      } else this.deps.log.debug(`mesh: dialing ${url} failed again: ${why}`);
+    };
     ws.onclose = () => this.onClosed(conn);
   }
+  /** Addresses whose dial failure was logged at warn (once each). */
+  private readonly dialWarned = new Set<string>();
 
   private async probe(name: string, url: string): Promise<void> {
     let best: number | null = null;

@@ -54,12 +54,13 @@ export function payloadProblem(data: unknown): string | null {
     const [value, depth] = stack.pop()!;
     if (depth > MAX_PAYLOAD_DEPTH) return `the payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels`;
     if (Array.isArray(value)) {
-      for (const item of value) if (typeof item === "object" && item !== null) stack.push([item, depth + 1]);
+      // Bytes are a value, like a string, not a level (docs/protocol.md counts arrays and objects).
+      for (const item of value) if (typeof item === "object" && item !== null && !(item instanceof Uint8Array)) stack.push([item, depth + 1]);
     } else if (!(value instanceof Uint8Array)) {
       if (Object.hasOwn(value as object, "__proto__")) return "an object key in the payload may not be __proto__";
       for (const key in value as Record<string, unknown>) {
         const item = (value as Record<string, unknown>)[key];
-        if (typeof item === "object" && item !== null) stack.push([item, depth + 1]);
+        if (typeof item === "object" && item !== null && !(item instanceof Uint8Array)) stack.push([item, depth + 1]);
       }
     }
   }

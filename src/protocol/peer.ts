@@ -584,7 +584,8 @@ function tooDeep(data: unknown): boolean {
     const [value, depth] = stack.pop()!;
     if (depth > MAX_PAYLOAD_DEPTH) return true;
     const items = Array.isArray(value) ? value : value instanceof Uint8Array || value instanceof Date ? [] : Object.values(value as object);
-    for (const item of items) if (typeof item === "object" && item !== null) stack.push([item, depth + 1]);
+    // Bytes (and dates) are values, not levels, as at the client edge.
+    for (const item of items) if (typeof item === "object" && item !== null && !(item instanceof Uint8Array) && !(item instanceof Date)) stack.push([item, depth + 1]);
   }
   return false;
 }

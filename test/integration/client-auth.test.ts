@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { exportSPKI, generateKeyPair, SignJWT, type KeyLike } from "jose";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +17,7 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop()));
 });
 
-function sign(key: Uint8Array | CryptoKey, alg: "HS256" | "EdDSA", claims: Record<string, unknown>, expiresInSeconds: number): Promise<string> {
+function sign(key: Uint8Array | KeyLike, alg: "HS256" | "EdDSA", claims: Record<string, unknown>, expiresInSeconds: number): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg })
     .setSubject("alice")

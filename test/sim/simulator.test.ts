@@ -28,7 +28,7 @@ class FakeMesh implements SimMesh {
     return [];
   }
   stats(): MeshStats {
-    return { routed: 0, delivered: 0, duplicates: 0, dropped: 0, fallbacks: 0, membershipChanges: 0 };
+    return { routed: 0, delivered: 0, duplicates: 0, dropped: 0, fallbacks: 0, membershipChanges: 0, lateDropped: 0 };
   }
 }
 
