@@ -81,7 +81,8 @@ export function seedOf(node: RelayProcess): string {
 /** GET a JSON document from a node; null when the node does not answer in time or answers non-2xx. */
 async function getJson<T>(node: RelayProcess, path: string, timeoutMs = 2_000): Promise<T | null> {
   try {
-    const res = await fetch(`${node.httpUrl}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+    // A node serving TLS with a private CA is read trusting that CA (RelayProcess.tlsCa).
+    const res = await fetch(`${node.httpUrl}${path}`, { signal: AbortSignal.timeout(timeoutMs), ...(node.tlsCa === undefined ? {} : { tls: { ca: node.tlsCa } }) });
     if (!res.ok) return null;
     return (await res.json()) as T;
   } catch {

@@ -190,6 +190,8 @@ export interface RelayProcess {
   readonly stderr: LineReader;
   /** Sends `signal` (default SIGTERM) and resolves with the exit code; idempotent. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number>;
+  /** PEM of the CA to trust for this node's https:// and wss:// (set when it serves TLS; see StartRelayOptions.tlsCa). */
+  readonly tlsCa?: string;
 }
 
 /** Options for startRelay(). */
@@ -206,6 +208,12 @@ export interface StartRelayOptions {
   env?: Record<string, string>;
   /** How long the node may take to log its port and then answer /healthz (each). */
   startTimeoutMs?: number;
+  /**
+   * The node serves TLS (its args carry --tls-cert and --tls-key): PEM text of the CA that signed
+   * its certificate. `url` and `httpUrl` become wss:// and https://, and /healthz is checked
+   * trusting this CA (and only it).
+   */
+  tlsCa?: string;
 }
 
 /**
@@ -232,31 +240,32 @@ export async function startRelay(opts: StartRelayOptions = {}): Promise<RelayPro
     const line = await stderr.waitForLine(LISTENING, timeoutMs);
     port = Number(LISTENING.exec(line)![1]);
     if (!(port > 0 && port < 65536)) throw new Error(`the start-up line names no usable port: ${JSON.stringify(line)}`);
-    httpUrl = `http://127.0.0.1:${port}`;
-    await waitHealthy(httpUrl, proc, timeoutMs);
+    httpUrl = `${opts.tlsCa === undefined ? "http" : "https"}://127.0.0.1:${port}`;
+    await waitHealthy(httpUrl, proc, timeoutMs, opts.tlsCa);
   } catch (err) {
     await signalAndWait(proc, "SIGKILL", 5_000, "relay").catch(() => undefined);
     await withDeadline(stderr.ended, 5_000, "relay stderr did not close").catch(() => undefined);
     throw new Error(`relay ${args.join(" ")} did not start: ${(err as Error).message}\nrelay stderr:\n${stderr.text}`);
   }
   return {
-    url: `ws://127.0.0.1:${port}`,
+    url: `${opts.tlsCa === undefined ? "ws" : "wss"}://127.0.0.1:${port}`,
     httpUrl,
     port,
     proc,
     stdout,
     stderr,
     stop: (signal = "SIGTERM", timeoutMs = 10_000) => signalAndWait(proc, signal, timeoutMs, "relay node"),
+    ...(opts.tlsCa === undefined ? {} : { tlsCa: opts.tlsCa }),
   };
 }
 
-/** Polls GET /healthz until it answers 200, failing early if the process exits. */
-async function waitHealthy(httpUrl: string, proc: Child, timeoutMs: number): Promise<void> {
+/** Polls GET /healthz until it answers 200, failing early if the process exits; `tlsCa` (PEM) is trusted for https://. */
+async function waitHealthy(httpUrl: string, proc: Child, timeoutMs: number, tlsCa?: string): Promise<void> {
   await waitFor(
     async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`relay exited (${proc.exitCode ?? proc.signalCode}) before /healthz answered`);
       try {
-        const res = await fetch(`${httpUrl}/healthz`, { signal: AbortSignal.timeout(1_000) });
+        const res = await fetch(`${httpUrl}/healthz`, { signal: AbortSignal.timeout(1_000), ...(tlsCa === undefined ? {} : { tls: { ca: tlsCa } }) });
         return res.status === 200;
       } catch {
         return false;

@@ -6,6 +6,9 @@
  * Faults, per direction ("up" = from whoever connected to the proxy toward the target, "down" =
  * back), for the mesh fault tests:
  * - delay: each chunk is held `ms` after it arrived, order kept (setDelay);
+ * - jitter: each chunk is held a further uniform [0, jitter) ms drawn from the proxy's seeded PRNG
+ *   (setJitter); order is still kept, so a chunk never leaves before the one ahead of it, and a
+ *   chunk drawn shorter than its predecessor leaves right after it;
  * - blackhole: bytes are read and dropped, no FIN, so the link goes silent (setBlackhole);
  * - stop reading: the proxy stops reading from the sender, whose kernel buffers then fill, as a
  *   stalled peer would look (setReading);
@@ -14,6 +17,12 @@
  * Each chunk goes through one Pipe per direction (Pipe.push); a new fault (loss, reordering,
  * bandwidth) belongs there.
  *
+ * Per connection: ProxyConnection.setBlackhole() and setReading() change one connection's faults
+ * (a partition between some nodes, one stalled link), and setInspector() shows a test every chunk
+ * as it arrives, before any fault, so it can tell whose connection it is (a peer's HELLO) and set
+ * that connection's faults before the chunk is forwarded. A proxy-wide setter later overrides
+ * what was set per connection.
+ *
  * Invariants: bytes are recorded as they arrive, before any fault, so a recording holds everything
  * the sender sent, blackholed bytes included; bytes a direction forwards keep their order; a
  * connection that arrives before the target is known waits for setTarget() instead of failing
@@ -21,6 +30,7 @@
  * closes every socket and timer the proxy made.
  */
 import type { Socket, TCPSocketListener } from "bun";
+import { mulberry32 } from "../sim/random.ts";
 
 /** "up": from the side that connected to the proxy toward the target; "down": back. */
 export type Direction = "up" | "down";
@@ -48,6 +58,8 @@ type Sock = Socket<SocketData>;
 /** Fault settings of one direction; a new connection copies the proxy's current ones. */
 interface DirectionFaults {
   delayMs: number;
+  /** Each chunk is held a further uniform [0, jitterMs) ms; 0 draws nothing from the PRNG. */
+  jitterMs: number;
   blackhole: boolean;
   /** False: the proxy does not read from this direction's sender. */
   reading: boolean;
@@ -70,7 +82,15 @@ class Pipe {
     private readonly conn: ProxyConnection,
     readonly dir: Direction,
     readonly faults: DirectionFaults,
+    /** The proxy's seeded source in [0, 1), drawn once per chunk while jitter is on. */
+    private readonly random: () => number = Math.random,
   ) {}
+
+  /** How long a chunk arriving now is held: the delay, plus the jitter's draw when it is on. */
+  private holdMs(): number {
+    const { delayMs, jitterMs } = this.faults;
+    return jitterMs > 0 ? delayMs + this.random() * jitterMs : delayMs;
+  }
 
   /** The socket this direction reads from. */
   private get source(): Sock | null {
@@ -87,7 +107,9 @@ class Pipe {
     if (this.done || this.faults.blackhole) return;
     // Bun reuses the buffer passed to data(): keep a copy.
     const copy = new Uint8Array(bytes);
-    this.queue.push({ due: performance.now() + this.faults.delayMs, bytes: copy });
+    // The queue is FIFO and only its head is ever written (pump), so a chunk whose jitter drew a
+    // shorter hold than the one ahead of it waits for it: bytes keep their order.
+    this.queue.push({ due: performance.now() + this.holdMs(), bytes: copy });
     this.queuedBytes += copy.byteLength;
     this.updateReading();
     this.pump();
@@ -196,9 +218,25 @@ export class ProxyConnection {
     client: Sock,
     faults: Record<Direction, DirectionFaults>,
     private readonly record: boolean,
+    random: () => number = Math.random,
+    /** Sees every chunk as it arrives, before any fault (TcpProxy.setInspector). */
+    private readonly inspect: ((conn: ProxyConnection, dir: Direction, bytes: Uint8Array) => void) | null = null,
   ) {
     this.client = client;
-    this.pipes = { up: new Pipe(this, "up", { ...faults.up }), down: new Pipe(this, "down", { ...faults.down }) };
+    this.pipes = { up: new Pipe(this, "up", { ...faults.up }, random), down: new Pipe(this, "down", { ...faults.down }, random) };
+  }
+
+  /** Drops every byte (and the FIN) of this connection in `dirs` while on, keeping its sockets open. */
+  setBlackhole(on: boolean, dirs: Directions = "both"): void {
+    for (const dir of dirsOf(dirs)) this.pipes[dir].faults.blackhole = on;
+  }
+
+  /** Stops (false) or resumes (true) reading from this connection's sender of `dirs`. */
+  setReading(on: boolean, dirs: Directions = "both"): void {
+    for (const dir of dirsOf(dirs)) {
+      this.pipes[dir].faults.reading = on;
+      this.pipes[dir].updateReading();
+    }
   }
 
   /** Every byte recorded in `dir`, in order. */
@@ -219,6 +257,8 @@ export class ProxyConnection {
   received(dir: Direction, bytes: Uint8Array): void {
     this.byteCount[dir] += bytes.byteLength;
     if (this.record) this.chunks[dir].push(new Uint8Array(bytes));
+    // The inspector may set this connection's faults: they apply to this very chunk.
+    this.inspect?.(this, dir, bytes);
     this.pipes[dir].push(bytes);
   }
 
@@ -276,6 +316,8 @@ export interface TcpProxyOptions {
   record?: boolean;
   /** A name for failure messages. */
   label?: string;
+  /** Seed of the PRNG jitter draws from (default 1), so a run's draws are the same every time. */
+  seed?: number;
 }
 
 /**
@@ -294,15 +336,22 @@ export class TcpProxy {
   private readonly record: boolean;
   /** Faults new connections start with; the setters change these and every open connection's. */
   private readonly faults: Record<Direction, DirectionFaults> = {
-    up: { delayMs: 0, blackhole: false, reading: true },
-    down: { delayMs: 0, blackhole: false, reading: true },
+    up: { delayMs: 0, jitterMs: 0, blackhole: false, reading: true },
+    down: { delayMs: 0, jitterMs: 0, blackhole: false, reading: true },
   };
+  /**
+   * The jitter's source. Seeded, so the sequence of draws is fixed; which chunk gets which draw
+   * still depends on how the kernel splits the byte stream into chunks.
+   */
+  private readonly random: () => number;
+  private inspector: ((conn: ProxyConnection, dir: Direction, bytes: Uint8Array) => void) | null = null;
   private refusing = false;
   private stopped = false;
   private nextId = 1;
 
   private constructor(opts: TcpProxyOptions) {
     this.record = opts.record ?? true;
+    this.random = mulberry32(opts.seed ?? 1);
     this.target = opts.targetPort !== undefined ? { host: opts.targetHost ?? "127.0.0.1", port: opts.targetPort } : null;
     const self = this;
     this.listener = Bun.listen<SocketData>({
@@ -355,6 +404,23 @@ export class TcpProxy {
     this.eachFault(dirs, (f) => (f.delayMs = ms));
   }
 
+  /**
+   * Holds each chunk a further uniform [0, ms) on top of the delay, in `dirs`, drawn from the
+   * proxy's seeded PRNG; order is kept (see Pipe.push). Applies to open connections too; 0 ends it.
+   */
+  setJitter(ms: number, dirs: Directions = "both"): void {
+    this.eachFault(dirs, (f) => (f.jitterMs = ms));
+  }
+
+  /**
+   * Calls `inspect` with every chunk of every connection as it arrives (after recording, before
+   * any fault), or stops calling it (null). It may set the connection's own faults, which apply
+   * to that chunk already: a test can blackhole a connection on the chunk that tells who opened it.
+   */
+  setInspector(inspect: ((conn: ProxyConnection, dir: Direction, bytes: Uint8Array) => void) | null): void {
+    this.inspector = inspect;
+  }
+
   /** Drops every byte (and the FIN) in `dirs` while on, keeping the sockets open. */
   setBlackhole(on: boolean, dirs: Directions = "both"): void {
     this.eachFault(dirs, (f) => (f.blackhole = on));
@@ -402,7 +468,7 @@ export class TcpProxy {
       client.end();
       return;
     }
-    const conn = new ProxyConnection(this.nextId++, client, this.faults, this.record);
+    const conn = new ProxyConnection(this.nextId++, client, this.faults, this.record, this.random, (c, dir, bytes) => this.inspector?.(c, dir, bytes));
     client.data.conn = conn;
     this.connections.push(conn);
     conn.pipes.up.updateReading();
