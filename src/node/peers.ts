@@ -316,8 +316,8 @@ export class PeerLinks {
       const why = (ev as ErrorEvent).message || "the connection failed";
       if (!this.dialWarned.has(address)) {
         this.dialWarned.add(address);
-        this.deps.log.warn(`mesh: dialing ${url} failed: ${why}${url.startsWith("wss:") && !this.deps.tlsCa ? " (for a private CA, give --tls-ca)" : ""}`);
-      } else this.deps.log.debug(`mesh: dialing ${url} failed again: ${why}`);
+        this.deps.log.warn(`mesh: could not link to ${url}: ${why}${url.startsWith("wss:") && !this.deps.tlsCa ? " (for a private CA, give --tls-ca)" : ""}`);
+      } else this.deps.log.debug(`mesh: could not link to ${url} again: ${why}`);
     };
     ws.onclose = () => this.onClosed(conn);
   }
