@@ -12,7 +12,7 @@
  */
 
 import type { LinkId, MeshEvent, PeerFrame, PeerInfo } from "../../src/mesh/types.ts";
-import { decodePeerFrame, encodePeerFrame } from "../../src/protocol/peer.ts";
+import { decodePeerFrame, encodePeerFrame, isMeshFrame as isCodecMeshFrame, type WireFrame } from "../../src/protocol/peer.ts";
 import type { EventQueue } from "./event-queue.ts";
 import type { SimNode } from "./simulator.ts";
 import { deepCopy, peerFrameSize } from "./wire-size.ts";
@@ -301,7 +301,7 @@ export function hostOf(address: string): string {
   return colon >= 0 ? a.slice(0, colon) : a;
 }
 
-/** Handshake frames never reach the core; a decoded one here means the sender emitted it. */
-function isMeshFrame(frame: { t: string }): frame is PeerFrame {
-  return frame.t === "ping" || frame.t === "pong" || frame.t === "gossip" || frame.t === "digest" || frame.t === "data" || frame.t === "leave";
+/** Handshake frames never reach the core; a decoded one here means the sender emitted it. The codec's own test, so new frame types pass. */
+function isMeshFrame(frame: WireFrame): frame is PeerFrame {
+  return isCodecMeshFrame(frame);
 }
