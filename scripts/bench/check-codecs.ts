@@ -5,11 +5,12 @@
  */
 import { checkMqtt } from "./checks/mqtt.ts";
 import { checkNats } from "./checks/nats.ts";
+import { checkRelay } from "./checks/relay.ts";
 import { checkSocketio } from "./checks/socketio.ts";
 import { checkWsRelay } from "./checks/ws-relay.ts";
 import type { CheckReport } from "./checks/harness.ts";
 import { stopAll } from "./processes.ts";
-import { MOSQUITTO, NATS, SOCKETIO, SYSTEMS, WS_RELAY, type SystemKey } from "./systems.ts";
+import { MOSQUITTO, NATS, RAW_BUN, RELAY, SOCKETIO, SYSTEMS, WS_RELAY, type SystemKey } from "./systems.ts";
 
 export interface CodecCheck {
   system: SystemKey;
@@ -25,13 +26,15 @@ function sbin(command: string): string {
 }
 
 const CHECKS: Partial<Record<SystemKey, () => Promise<CheckReport>>> = {
+  [RELAY.key]: () => checkRelay(),
+  [RAW_BUN.key]: () => checkRelay(RAW_BUN),
   [NATS.key]: () => checkNats(sbin("nats-server")),
   [MOSQUITTO.key]: () => checkMqtt(sbin("mosquitto")),
   [SOCKETIO.key]: () => checkSocketio(),
   [WS_RELAY.key]: () => checkWsRelay(),
 };
 
-/** Runs the check of every system in `systems` that has one (Relay and raw Bun speak the bench's native frames). */
+/** Runs the check of every system in `systems` that has one (Relay and raw Bun both against Relay's SDK). */
 export async function checkCodecs(systems: readonly SystemKey[], log: (line: string) => void): Promise<CodecCheck[]> {
   const out: CodecCheck[] = [];
   for (const system of systems) {

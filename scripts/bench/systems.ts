@@ -99,7 +99,7 @@ export const RAW_BUN: System = {
   key: "raw",
   label: "raw Bun",
   codec: "relay",
-  how: "`bun scripts/bench/raw-bun-server.ts --port P`: Bun.serve with `ws.subscribe` / `server.publish`, Relay's JSON frames, no validation or limits",
+  how: "`bun scripts/bench/raw-bun-server.ts --port P`: Bun.serve with `ws.subscribe` / `server.publish`, Relay's JSON frames, no validation or limits; for relay.v2.json clients (the bench's codec) it batches each turn's messages per channel as Relay does",
   command: (port) => [process.execPath, join(import.meta.dir, "raw-bun-server.ts"), "--port", String(port)],
   prepare: async () => null,
   version: () => `Bun ${Bun.version}`,

@@ -716,6 +716,9 @@ export class Mesh {
 
   private originate(channel: string, instance: string, data: Payload, from: string, n: number | undefined): void {
     const seq = this.dataSeq++;
+    // Nobody else wants it (always so on a lone node): skip the frame and the dedup entry. A gap in
+    // seq is normal downstream, since each node sees only the channels it wants.
+    if (!this.wantedElsewhere(channel)) return;
     this.dedup.seen(this.self.name, this.self.incarnation, seq);
     const frame: Extract<PeerFrame, { t: "data" }> = { t: "data", origin: this.self.name, incarnation: this.self.incarnation, seq, hops: 0, channel, instance, from, data };
     if (n !== undefined) frame.n = n;
@@ -760,8 +763,8 @@ export class Mesh {
    * peers, never in subscribers.
    */
   private forward(frame: Extract<PeerFrame, { t: "data" }>, from: LinkId | null): void {
-    const wanted = this.interest.nodesFor(frame.channel);
-    if (!wanted || (wanted.size === 1 && wanted.has(this.self.name))) return;
+    if (!this.wantedElsewhere(frame.channel)) return;
+    const wanted = this.interest.nodesFor(frame.channel)!;
     const tree = this.graph.tree(frame.origin);
     const previous = this.graph.previousTree(frame.origin, this.clock);
     // A node that withdrew its links (leaving) is in no current tree, but still in the previous one.
@@ -781,6 +784,12 @@ export class Mesh {
         this.sendData(id, frame);
       }
     }
+  }
+
+  /** True when some node other than this one has subscribers for the channel. */
+  private wantedElsewhere(channel: string): boolean {
+    const wanted = this.interest.nodesFor(channel);
+    return wanted !== undefined && !(wanted.size === 1 && wanted.has(this.self.name));
   }
 
   private sendData(id: LinkId, frame: PeerFrame): void {

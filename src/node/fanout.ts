@@ -1,7 +1,14 @@
 import type { Server } from "bun";
-import { isChannelName, msgFrameJson, msgFrameMsgpack, payloadToJson, utf8Length, type Encoding, type JsonPayload, type Payload } from "../protocol/index.ts";
+import { isChannelName, joinJsonFrames, joinMsgpackFrames, msgFrameJson, msgFrameMsgpack, payloadToJson, utf8Length, type JsonPayload, type Payload } from "../protocol/index.ts";
 import type { Metrics } from "./metrics.ts";
-import { topicOf, type ClientSocket, type Session } from "./session.ts";
+import type { ClientSocket, Session } from "./session.ts";
+import { variantIndex, type LocalSubscriptions } from "./subscriptions.ts";
+
+/**
+ * A version 2 batch is sent as soon as it holds this many bytes, without waiting for the end of
+ * the turn: it bounds the message a client must take in at once, and the memory a burst can hold.
+ */
+const BATCH_MAX_BYTES = 64 * 1024;
 
 /** Client ids as the node makes them (see server.ts); anything else in `from` is dropped, never sent. */
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -9,7 +16,8 @@ const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /**
  * Fan-out: the only caller of server.publish. A message is encoded at most once per encoding
  * (only for encodings that have subscribers) and handed to Bun's native topic fan-out; no JS code
- * here runs per subscriber.
+ * here runs per subscriber. Version 2 clients get the messages of one event-loop turn as one
+ * WebSocket message per topic (joined at the end of the turn, see enqueue).
  *
  * Two doors: publishFromClient (a local client published) and deliverFromPeer (the mesh brought a
  * message from another node). The mesh plugs in through `forward`.
@@ -20,6 +28,7 @@ export class Fanout {
    */
   constructor(
     private readonly server: Server<Session>,
+    private readonly subs: LocalSubscriptions,
     private readonly metrics: Metrics,
     private readonly forward: (channel: string, instance: string, data: Payload, from: string, n: number) => void = () => {},
   ) {}
@@ -48,27 +57,65 @@ export class Fanout {
   }
 
   private deliver(channel: string, instance: string, data: Payload, json: JsonPayload | null, from: string | undefined, n: number | undefined, exclude: ClientSocket | null): void {
-    const jsonTopic = topicOf("json", instance);
-    const msgpackTopic = topicOf("msgpack", instance);
-    const jsonCount = this.server.subscriberCount(jsonTopic);
-    const msgpackCount = this.server.subscriberCount(msgpackTopic);
+    const topics = this.subs.topics(instance);
+    if (topics === undefined) return;
     // Encode every needed encoding before sending any, so a message reaches all subscribers or none.
-    const jsonFrame = jsonCount > 0 ? msgFrameJson(channel, from, json ?? payloadToJson(data), n) : null;
-    const msgpackFrame = msgpackCount > 0 ? msgFrameMsgpack(channel, from, data, n) : null;
-    if (jsonFrame !== null) this.send("json", jsonTopic, jsonFrame, jsonCount, exclude);
-    if (msgpackFrame !== null) this.send("msgpack", msgpackTopic, msgpackFrame, msgpackCount, exclude);
+    const jsonFrame = topics[0].count + topics[1].count > 0 ? msgFrameJson(channel, from, json ?? payloadToJson(data), n) : null;
+    const msgpackFrame = topics[2].count + topics[3].count > 0 ? msgFrameMsgpack(channel, from, data, n) : null;
+    // The sender is in a topic exactly when it holds this instance (subscriptions.ts keeps both in step).
+    const senderIn = exclude !== null && exclude.data.subs.get(channel) === instance ? variantIndex(exclude.data.encoding, exclude.data.batch) : -1;
+    for (let i = 0; i < 4; i++) {
+      const variant = topics[i]!;
+      if (variant.count === 0) continue;
+      const frame = variant.encoding === "json" ? jsonFrame! : msgpackFrame!;
+      const bytes = typeof frame === "string" ? utf8Length(frame) : frame.byteLength;
+      let recipients = variant.count;
+      if (i === senderIn) {
+        // ws.publish reaches every subscriber but the sender; a batch cannot leave one reader out,
+        // so this message goes alone, after what is already queued for the topic (order holds).
+        if (variant.batch) this.flushTopic(variant.topic);
+        exclude!.publish(variant.topic, frame);
+        recipients--;
+      } else if (variant.batch) {
+        this.enqueue(variant.topic, frame, bytes);
+      } else {
+        this.server.publish(variant.topic, frame);
+      }
+      this.metrics.deliveries += recipients;
+      this.metrics.bytesOut += recipients * bytes;
+    }
   }
 
-  /** One native publish to a topic; through the sender's socket when it must not get its own message. */
-  private send(encoding: Encoding, topic: string, frame: string | Uint8Array, subscribers: number, exclude: ClientSocket | null): void {
-    let recipients = subscribers;
-    if (exclude !== null && exclude.data.encoding === encoding && exclude.isSubscribed(topic)) {
-      exclude.publish(topic, frame); // ws.publish reaches every subscriber but the sender
-      recipients--;
-    } else {
-      this.server.publish(topic, frame);
+  /** Frames waiting for the end of this event-loop turn, per version 2 topic, in publish order. */
+  private readonly pending = new Map<string, { frames: (string | Uint8Array)[]; bytes: number }>();
+  private flushScheduled = false;
+
+  private enqueue(topic: string, frame: string | Uint8Array, bytes: number): void {
+    let batch = this.pending.get(topic);
+    if (batch === undefined) {
+      batch = { frames: [], bytes: 0 };
+      this.pending.set(topic, batch);
     }
-    this.metrics.deliveries += recipients;
-    this.metrics.bytesOut += recipients * (typeof frame === "string" ? utf8Length(frame) : frame.byteLength);
+    batch.frames.push(frame);
+    batch.bytes += bytes;
+    if (batch.bytes >= BATCH_MAX_BYTES) this.flushTopic(topic);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
   }
+
+  private flushTopic(topic: string): void {
+    const batch = this.pending.get(topic);
+    if (batch === undefined) return;
+    this.pending.delete(topic);
+    const first = batch.frames[0]!;
+    this.server.publish(topic, typeof first === "string" ? joinJsonFrames(batch.frames as string[]) : joinMsgpackFrames(batch.frames as Uint8Array[]));
+  }
+
+  /** Sends every waiting batch now: at the end of each turn, and before the node closes its clients. */
+  readonly flush = (): void => {
+    this.flushScheduled = false;
+    for (const topic of [...this.pending.keys()]) this.flushTopic(topic);
+  };
 }

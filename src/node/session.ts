@@ -10,6 +10,8 @@ export interface Session {
   id: string;
   /** The encoding of frames the node sends this client (chosen by subprotocol). */
   encoding: Encoding;
+  /** Protocol version 2: messages to this client are batched, several frames per WebSocket message. */
+  batch: boolean;
   /** Channels this client subscribes to, each with the channel instance it was admitted to. */
   subs: Map<string, string>;
   /**
@@ -54,11 +56,12 @@ export interface Admitted {
 export type ClientSocket = ServerWebSocket<Session>;
 
 /**
- * The Bun topic for a channel instance in one encoding. Each encoding has its own topic so a
- * message is encoded once per encoding and handed to native fan-out, never re-encoded per
- * subscriber. Topics are per instance, not per name: a client admitted to one instance of a name
- * can never receive a message published to another (ARCHITECTURE.md section 5).
+ * The Bun topic for a channel instance in one encoding and protocol version. Each has its own topic
+ * so a message is encoded once per encoding and handed to native fan-out, never re-encoded per
+ * subscriber; version 2 topics get batched messages (fanout.ts). Topics are per instance, not per
+ * name: a client admitted to one instance of a name can never receive a message published to
+ * another (ARCHITECTURE.md section 5).
  */
-export function topicOf(encoding: Encoding, instance: string): string {
-  return encoding === "json" ? `j${instance}` : `m${instance}`;
+export function topicOf(encoding: Encoding, batch: boolean, instance: string): string {
+  return (encoding === "json" ? (batch ? "J" : "j") : batch ? "M" : "m") + instance;
 }

@@ -1,5 +1,33 @@
+import type { Encoding } from "../protocol/index.ts";
 import type { ClientSocket } from "./session.ts";
 import { topicOf } from "./session.ts";
+
+/** One of the four ways a client receives: JSON or MessagePack, each in protocol version 1 or 2. */
+export interface TopicVariant {
+  readonly encoding: Encoding;
+  /** Version 2: batched messages. */
+  readonly batch: boolean;
+  readonly topic: string;
+  /** Local subscribers in this variant. */
+  count: number;
+}
+
+/**
+ * The local subscribers of one channel instance, per variant (index: variantIndex), with the Bun
+ * topic of each. Fan-out reads it once per message instead of building topic names and asking Bun
+ * for counts.
+ */
+export type InstanceTopics = readonly [TopicVariant, TopicVariant, TopicVariant, TopicVariant];
+
+/** The index of a client's variant in InstanceTopics. */
+export function variantIndex(encoding: Encoding, batch: boolean): number {
+  return (encoding === "json" ? 0 : 2) + (batch ? 1 : 0);
+}
+
+function instanceTopics(instance: string): InstanceTopics {
+  const v = (encoding: Encoding, batch: boolean): TopicVariant => ({ encoding, batch, topic: topicOf(encoding, batch, instance), count: 0 });
+  return [v("json", false), v("json", true), v("msgpack", false), v("msgpack", true)];
+}
 
 /**
  * Which channels have subscribers on this node, and how many. Owns the Bun topic subscriptions,
@@ -9,6 +37,8 @@ import { topicOf } from "./session.ts";
 export class LocalSubscriptions {
   /** Subscriber count per channel; a channel with none is absent. */
   private readonly counts = new Map<string, number>();
+  /** Subscribers per channel instance and encoding; an instance with none is absent. */
+  private readonly instances = new Map<string, InstanceTopics>();
   /** Total subscriptions across all clients. */
   total = 0;
 
@@ -27,7 +57,8 @@ export class LocalSubscriptions {
     if (held === instance) return false;
     if (held !== undefined) this.remove(ws, channel);
     s.subs.set(channel, instance);
-    ws.subscribe(topicOf(s.encoding, instance));
+    ws.subscribe(topicOf(s.encoding, s.batch, instance));
+    this.tally(instance, variantIndex(s.encoding, s.batch), 1);
     this.total++;
     const n = (this.counts.get(channel) ?? 0) + 1;
     this.counts.set(channel, n);
@@ -43,16 +74,35 @@ export class LocalSubscriptions {
     s.subs.delete(channel);
     s.echo?.delete(channel);
     // A socket that is already closed has left its topics natively; unsubscribe would throw.
-    if (!s.closing) ws.unsubscribe(topicOf(s.encoding, instance));
+    if (!s.closing) ws.unsubscribe(topicOf(s.encoding, s.batch, instance));
+    this.tally(instance, variantIndex(s.encoding, s.batch), -1);
     this.release(channel);
     return true;
   }
 
   /** Forgets every subscription of a closed client (Bun has already removed it from its topics). */
   dropAll(ws: ClientSocket): void {
-    for (const channel of ws.data.subs.keys()) this.release(channel);
+    for (const [channel, instance] of ws.data.subs) {
+      this.tally(instance, variantIndex(ws.data.encoding, ws.data.batch), -1);
+      this.release(channel);
+    }
     ws.data.subs.clear();
     ws.data.echo = null;
+  }
+
+  /** The local subscribers of a channel instance per variant; undefined when it has none. */
+  topics(instance: string): InstanceTopics | undefined {
+    return this.instances.get(instance);
+  }
+
+  private tally(instance: string, variant: number, delta: 1 | -1): void {
+    let t = this.instances.get(instance);
+    if (t === undefined) {
+      t = instanceTopics(instance);
+      this.instances.set(instance, t);
+    }
+    t[variant]!.count += delta;
+    if (t[0].count + t[1].count + t[2].count + t[3].count === 0) this.instances.delete(instance);
   }
 
   /** Number of channels with at least one local subscriber. */

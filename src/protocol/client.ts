@@ -12,8 +12,36 @@ import { encoder, makeDecoder } from "./msgpack.ts";
 export const SUBPROTOCOL_JSON = "relay.v1.json";
 /** WebSocket subprotocol for MessagePack binary frames. */
 export const SUBPROTOCOL_MSGPACK = "relay.v1.msgpack";
-/** The protocol version carried in `welcome`. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version 2 is version 1 plus batching: one WebSocket message from the node may hold several
+ * frames. JSON frames are separated by a newline (JSON text never holds a raw one); MessagePack
+ * frames are simply concatenated. Messages published in one turn of the node's event loop reach a
+ * subscriber in one WebSocket message, the way NATS packs many MSGs into one read: per-delivery
+ * framing and syscalls are paid once per batch. Clients send exactly as in version 1.
+ */
+export const SUBPROTOCOL_JSON_V2 = "relay.v2.json";
+export const SUBPROTOCOL_MSGPACK_V2 = "relay.v2.msgpack";
+/** The newest protocol version, carried in `welcome` to version 2 clients (version 1 clients get 1). */
+export const PROTOCOL_VERSION = 2;
+
+/** Joins JSON frames into one version 2 WebSocket message. */
+export function joinJsonFrames(frames: readonly string[]): string {
+  return frames.length === 1 ? frames[0]! : frames.join("\n");
+}
+
+/** Joins MessagePack frames into one version 2 WebSocket message. */
+export function joinMsgpackFrames(frames: readonly Uint8Array[]): Uint8Array {
+  if (frames.length === 1) return frames[0]!;
+  let size = 0;
+  for (const f of frames) size += f.byteLength;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.byteLength;
+  }
+  return out;
+}
 
 /** How a connection encodes the frames the node sends it. */
 export type Encoding = "json" | "msgpack";
@@ -142,6 +170,11 @@ export function decodeServerFrame(raw: string | Uint8Array, decoder = defaultSdk
   } catch {
     return fail("bad_frame", "the node sent a frame that does not decode");
   }
+  return frameOf(obj, typeof raw === "string");
+}
+
+/** Checks a decoded value as a node frame; `text` tells a JSON frame (bytes as base64) from MessagePack. */
+function frameOf(obj: unknown, text: boolean): Decoded<ServerFrame> {
   if (typeof obj !== "object" || obj === null || typeof (obj as { op?: unknown }).op !== "string") {
     return fail("bad_frame", "the node sent a frame without an op");
   }
@@ -150,7 +183,7 @@ export function decodeServerFrame(raw: string | Uint8Array, decoder = defaultSdk
     case "msg": {
       if (typeof rec.channel !== "string") return fail("bad_frame", "msg without a channel");
       let data = rec.data;
-      if (typeof raw === "string" && rec.bin === true && typeof data === "string") {
+      if (text && rec.bin === true && typeof data === "string") {
         data = fromBase64(data) ?? data;
       }
       const frame: ServerFrame = { op: "msg", channel: rec.channel, data };
@@ -171,6 +204,25 @@ export function decodeServerFrame(raw: string | Uint8Array, decoder = defaultSdk
     default:
       return fail("unknown_op", `the node sent an unknown op`);
   }
+}
+
+/**
+ * Decodes one WebSocket message from the node into its frames (used by the SDK): one frame in
+ * version 1, one or more in version 2. Reading a version 1 message this way gives the same frame,
+ * so a client that offered both versions reads whichever the node chose.
+ */
+export function decodeServerMessage(raw: string | Uint8Array, decoder = defaultSdkDecoder): Decoded<ServerFrame>[] {
+  if (typeof raw === "string") {
+    if (!raw.includes("\n")) return [decodeServerFrame(raw, decoder)];
+    return raw.split("\n").map((line) => decodeServerFrame(line, decoder));
+  }
+  const out: Decoded<ServerFrame>[] = [];
+  try {
+    for (const obj of decoder.decodeMulti(raw)) out.push(frameOf(obj, false));
+  } catch {
+    out.push(fail("bad_frame", "the node sent a frame that does not decode"));
+  }
+  return out;
 }
 
 /** The SDK receives frames up to the node's limit; 16 MiB bounds what a misbehaving peer can make it allocate. */

@@ -1,8 +1,10 @@
 import {
   SUBPROTOCOL_JSON,
   SUBPROTOCOL_MSGPACK,
+  SUBPROTOCOL_JSON_V2,
+  SUBPROTOCOL_MSGPACK_V2,
   codeOfClose,
-  decodeServerFrame,
+  decodeServerMessage,
   encodeClientFrame,
   type ClientFrame,
   type Encoding,
@@ -393,14 +395,14 @@ export class Client {
 
   private openSocket(): void {
     const url = this.urls[this.urlIndex % this.urls.length]!;
-    const ws = new WebSocket(this.withToken(url), this.opts.encoding === "msgpack" ? SUBPROTOCOL_MSGPACK : SUBPROTOCOL_JSON);
+    const ws = new WebSocket(this.withToken(url), subprotocols(this.opts.encoding));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onmessage = (ev) => {
-      if (this.ws !== ws) return;
-      const raw = typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer);
-      const decoded = decodeServerFrame(raw);
-      if (decoded.ok) this.onFrame(decoded.frame);
+      for (const frame of framesOf(ev)) {
+        if (this.ws !== ws) return;
+        this.onFrame(frame);
+      }
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
@@ -583,7 +585,7 @@ export class Client {
     this.urls = [...new Set([...urls, ...this.urls])];
     const current = this.ws;
     this.urlIndex = current ? this.urls.indexOf(this.url) : 0;
-    const ws = new WebSocket(this.withToken(url), this.opts.encoding === "msgpack" ? SUBPROTOCOL_MSGPACK : SUBPROTOCOL_JSON);
+    const ws = new WebSocket(this.withToken(url), subprotocols(this.opts.encoding));
     ws.binaryType = "arraybuffer";
     this.merge ??= { last: new Map(), held: new Map() };
     const abandon = (): void => {
@@ -600,26 +602,34 @@ export class Client {
     };
     this.moving = { ws, url, waiting: new Set(), welcome: null, timer: setTimeout(abandon, this.opts.connectTimeoutMs) };
     ws.onmessage = (ev) => {
-      const move = this.moving;
-      if (move?.ws !== ws) return;
-      const decoded = decodeServerFrame(typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer));
-      if (!decoded.ok) return;
-      const frame = decoded.frame;
-      if (frame.op === "welcome") {
-        move.welcome = frame;
-        for (const [channel, entry] of this.channels) {
-          const id = this.nextId++;
-          move.waiting.add(id);
-          ws.send(encodeClientFrame({ ...subFrame(channel, entry.options), id }, this.opts.encoding));
+      for (const frame of framesOf(ev)) {
+        // A frame can end the move (switchTo hands the socket's later frames to the client's own handler).
+        if (this.moving?.ws !== ws) {
+          if (this.ws === ws) this.onFrame(frame, this.merge ? "secondary" : "primary");
+          continue;
         }
-      } else if ((frame.op === "ack" || frame.op === "error") && frame.id !== undefined && move.waiting.delete(frame.id)) {
-        if (frame.op === "error") this.emit("error", errorFromFrame(frame.code, frame.message, frame.channel));
-      } else if (frame.op === "msg") {
-        this.onMsg(frame, "secondary");
+        this.onMoveFrame(ws, frame);
       }
-      if (move.welcome && move.waiting.size === 0) this.switchTo(move.ws, move.url, move.welcome);
     };
     ws.onclose = () => abandon();
+  }
+
+  /** One frame on the socket a move is opening: subscribe everything there, then switch to it. */
+  private onMoveFrame(ws: WebSocket, frame: ServerFrame): void {
+    const move = this.moving!;
+    if (frame.op === "welcome") {
+      move.welcome = frame;
+      for (const [channel, entry] of this.channels) {
+        const id = this.nextId++;
+        move.waiting.add(id);
+        ws.send(encodeClientFrame({ ...subFrame(channel, entry.options), id }, this.opts.encoding));
+      }
+    } else if ((frame.op === "ack" || frame.op === "error") && frame.id !== undefined && move.waiting.delete(frame.id)) {
+      if (frame.op === "error") this.emit("error", errorFromFrame(frame.code, frame.message, frame.channel));
+    } else if (frame.op === "msg") {
+      this.onMsg(frame, "secondary");
+    }
+    if (move.welcome && move.waiting.size === 0) this.switchTo(move.ws, move.url, move.welcome);
   }
 
   /** Makes a moved-to socket the client's own, and retires the old one (see moveTo). */
@@ -636,9 +646,10 @@ export class Client {
     this._node = welcome.node;
     this._limits = welcome.limits;
     ws.onmessage = (ev) => {
-      if (this.ws !== ws) return;
-      const decoded = decodeServerFrame(typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer));
-      if (decoded.ok) this.onFrame(decoded.frame, this.merge ? "secondary" : "primary");
+      for (const frame of framesOf(ev)) {
+        if (this.ws !== ws) return;
+        this.onFrame(frame, this.merge ? "secondary" : "primary");
+      }
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
@@ -650,10 +661,9 @@ export class Client {
     if (old) {
       // The old socket still delivers, and answers what was sent on it, until it goes.
       old.onmessage = (ev) => {
-        const decoded = decodeServerFrame(typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer));
-        if (!decoded.ok) return;
-        const frame = decoded.frame;
-        if (frame.op === "msg" || frame.op === "ack" || (frame.op === "error" && frame.id !== undefined)) this.onFrame(frame, "primary");
+        for (const frame of framesOf(ev)) {
+          if (frame.op === "msg" || frame.op === "ack" || (frame.op === "error" && frame.id !== undefined)) this.onFrame(frame, "primary");
+        }
       };
       const started = Date.now();
       let retired = false;
@@ -756,4 +766,17 @@ function subFrame(channel: string, options: SubscribeOptions): ClientFrame {
   if (options.echo) frame.echo = true;
   if (options.password !== undefined) frame.password = options.password;
   return frame;
+}
+
+/** The subprotocols the SDK offers, newest first: a node that predates version 2 answers with version 1. */
+function subprotocols(encoding: "json" | "msgpack" | undefined): string[] {
+  return encoding === "msgpack" ? [SUBPROTOCOL_MSGPACK_V2, SUBPROTOCOL_MSGPACK] : [SUBPROTOCOL_JSON_V2, SUBPROTOCOL_JSON];
+}
+
+/** The frames of one WebSocket message from the node (several in version 2); undecodable ones are skipped. */
+function framesOf(ev: MessageEvent): ServerFrame[] {
+  const raw = typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer);
+  const frames: ServerFrame[] = [];
+  for (const decoded of decodeServerMessage(raw)) if (decoded.ok) frames.push(decoded.frame);
+  return frames;
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { decode, encode } from "@msgpack/msgpack";
+import { decode, decodeMulti, encode } from "@msgpack/msgpack";
 import type { RelayNode } from "../../src/node/server.ts";
 import { RawClient, startTestNode, waitFor, type Frame } from "../helpers/node.ts";
 
@@ -156,5 +156,104 @@ describe("HTTP", () => {
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: "not_found" } });
     expect((await get("/healthz", { method: "POST" })).status).toBe(405);
+  });
+});
+
+describe("protocol version 2: batched messages", () => {
+  /** A raw client that keeps each WebSocket message whole, to see how frames were packed. */
+  class V2Client {
+    readonly messages: (string | Uint8Array)[] = [];
+    readonly frames: Frame[] = [];
+    closed = false;
+    private constructor(readonly ws: WebSocket) {
+      ws.binaryType = "arraybuffer";
+      ws.onmessage = (ev) => {
+        const raw = typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer);
+        this.messages.push(raw);
+        if (typeof raw === "string") for (const line of raw.split("\n")) this.frames.push(JSON.parse(line) as Frame);
+        else for (const f of decodeMulti(raw)) this.frames.push(f as Frame);
+      };
+      ws.onclose = () => {
+        this.closed = true;
+      };
+    }
+    static async open(protocols: string | string[]): Promise<V2Client> {
+      const c = new V2Client(new WebSocket(node.url, protocols));
+      await waitFor(() => c.frames.some((f) => f.op === "welcome"), "welcome");
+      return c;
+    }
+    send(frame: Record<string, unknown>): void {
+      this.ws.send(this.ws.protocol.endsWith("msgpack") ? encode(frame) : JSON.stringify(frame));
+    }
+    async subscribe(channel: string, extra: Record<string, unknown> = {}): Promise<void> {
+      this.send({ op: "sub", channel, id: 1, ...extra });
+      await waitFor(() => this.frames.some((f) => f.op === "ack" && f.id === 1), `the ack of sub ${channel}`);
+    }
+    msgs(): Frame[] {
+      return this.frames.filter((f) => f.op === "msg");
+    }
+    async close(): Promise<void> {
+      this.ws.close();
+      await waitFor(() => this.closed, "close");
+    }
+  }
+
+  test("a burst reaches a v2 client in fewer WebSocket messages, every frame in order; v1 clients get one frame per message", async () => {
+    const v2 = await V2Client.open(["relay.v2.json", "relay.v1.json"]);
+    const v2m = await V2Client.open("relay.v2.msgpack");
+    const v1 = await V2Client.open("relay.v1.json");
+    const pub = await open();
+    try {
+      expect(v2.ws.protocol).toBe("relay.v2.json");
+      expect(v2.frames[0]).toMatchObject({ op: "welcome", v: 2 });
+      expect(v1.frames[0]).toMatchObject({ op: "welcome", v: 1 });
+      for (const c of [v2, v2m, v1]) await c.subscribe("burst");
+      const count = 500;
+      // Sent back to back: they reach the node in a few reads, and each read's messages leave together.
+      for (let i = 0; i < count; i++) pub.send({ op: "pub", channel: "burst", data: { i, text: "x".repeat(50) } });
+      for (const c of [v2, v2m, v1]) await waitFor(() => c.msgs().length === count, `${count} messages on ${c.ws.protocol}`);
+      for (const c of [v2, v2m, v1]) expect(c.msgs().map((m) => (m.data as { i: number }).i)).toEqual([...Array(count).keys()]);
+      const v2Messages = (c: V2Client) => c.messages.length - 2; // less the welcome and the ack
+      console.log(`[v2] ${count} frames: v2 JSON in ${v2Messages(v2)} WebSocket messages, v2 MessagePack in ${v2Messages(v2m)}, v1 in ${v2Messages(v1)}`);
+      expect(v2Messages(v2)).toBeLessThan(count);
+      expect(v2Messages(v2m)).toBeLessThan(count);
+      expect(v2Messages(v1)).toBe(count);
+      // A batch stays near 64 KiB: no message is much larger than one batch plus one frame.
+      expect(Math.max(...v2.messages.map((m) => m.length))).toBeLessThan(64 * 1024 + 200);
+    } finally {
+      await Promise.all([v2.close(), v2m.close(), v1.close()]);
+    }
+  });
+
+  test("a v2 publisher subscribed without echo never gets its own messages, and the others' order holds", async () => {
+    const a = await V2Client.open("relay.v2.json");
+    const b = await V2Client.open("relay.v2.json");
+    const watcher = await V2Client.open("relay.v2.json");
+    try {
+      for (const c of [a, b, watcher]) await c.subscribe("mixed");
+      for (let i = 0; i < 200; i++) {
+        a.send({ op: "pub", channel: "mixed", data: `a${i}` });
+        b.send({ op: "pub", channel: "mixed", data: `b${i}` });
+      }
+      await waitFor(() => watcher.msgs().length === 400 && a.msgs().length === 200 && b.msgs().length === 200, "every delivery");
+      const from = (c: V2Client, who: string) => c.msgs().map((m) => m.data as string).filter((d) => d.startsWith(who));
+      const expected = (who: string) => [...Array(200).keys()].map((i) => `${who}${i}`);
+      expect(from(watcher, "a")).toEqual(expected("a"));
+      expect(from(watcher, "b")).toEqual(expected("b"));
+      expect(from(a, "a")).toEqual([]);
+      expect(from(a, "b")).toEqual(expected("b"));
+      expect(from(b, "a")).toEqual(expected("a"));
+      expect(from(b, "b")).toEqual([]);
+    } finally {
+      await Promise.all([a.close(), b.close(), watcher.close()]);
+    }
+  });
+
+  test("an unknown subprotocol names the four the node speaks", async () => {
+    const res = await fetch(node.url.replace("ws://", "http://"), { headers: { upgrade: "websocket", connection: "upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13", "sec-websocket-protocol": "relay.v9.json" } });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("unsupported_protocol");
+    for (const p of ["relay.v2.json", "relay.v2.msgpack", "relay.v1.json", "relay.v1.msgpack"]) expect(body.error.message).toContain(p);
   });
 });

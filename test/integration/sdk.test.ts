@@ -230,6 +230,9 @@ describe("SDK gap signal", () => {
       try {
         await waitFor(() => gaps.length === 1 && a.state === "connected", "a gap after the reconnect", 5000);
         expect(gaps).toEqual([{ channel: "gap.one", reason: "reconnect" }]);
+        // The client reports the gap when it reconnects; the node holds the resubscription a moment later.
+        const subscribed = async () => ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { subscriptions: number }).subscriptions === 1;
+        await waitFor(subscribed, "the resubscription on the restarted node");
         // A publisher's n jumping from 1 to 4 means 2 and 3 never came (delivered through the mesh door with explicit n).
         const instance = again.channel("gap.one")!.instance;
         again.deliverFromPeer("gap.one", instance, "first", "pub.1", 1);

@@ -1,11 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { ClientFrameDecoder, payloadProblem } from "../../src/protocol/client-decode.ts";
+import * as v from "valibot";
+import { ClientFrameDecoder, SCHEMAS, isPlainPub, payloadProblem } from "../../src/protocol/client-decode.ts";
 import {
   FRAME_OVERHEAD,
   MAX_PAYLOAD_DEPTH,
   maxFrameBytes,
   decodeServerFrame,
+  decodeServerMessage,
+  joinJsonFrames,
+  joinMsgpackFrames,
   encodeClientFrame,
   encodeServerFrame,
   isErrorCode,
@@ -141,7 +145,38 @@ describe("node frames: golden output", () => {
   });
 });
 
+describe("protocol version 2: several frames per message", () => {
+  const frames = [
+    { op: "msg", channel: "a", data: "line\nbreak", from: "x.1", n: 1 },
+    { op: "msg", channel: "a", data: new Uint8Array([1, 2]), from: "x.1", n: 2 },
+    { op: "ack", id: 3 },
+  ] as const;
+  test("JSON: joined by newlines, split back into the same frames (a newline in a payload is escaped)", () => {
+    const joined = joinJsonFrames(frames.map((f) => encodeServerFrame(f as never, "json") as string));
+    expect(joined.split("\n")).toHaveLength(3);
+    expect(decodeServerMessage(joined).map((d) => (d.ok ? d.frame : d))).toEqual(frames as never);
+  });
+  test("MessagePack: concatenated, split back into the same frames", () => {
+    const joined = joinMsgpackFrames(frames.map((f) => encodeServerFrame(f as never, "msgpack") as Uint8Array));
+    expect(decodeServerMessage(joined).map((d) => (d.ok ? d.frame : d))).toEqual(frames as never);
+  });
+  test("a version 1 message reads as its one frame; a broken tail is one bad_frame, not a throw", () => {
+    expect(decodeServerMessage('{"op":"pong"}')).toEqual([{ ok: true, frame: { op: "pong" } }]);
+    const good = encodeServerFrame({ op: "pong" }, "msgpack") as Uint8Array;
+    const out = decodeServerMessage(joinMsgpackFrames([good, new Uint8Array([0xc1])]));
+    expect(out[0]).toEqual({ ok: true, frame: { op: "pong" } });
+    expect(out[1]).toMatchObject({ ok: false, code: "bad_frame" });
+  });
+});
+
 describe("properties", () => {
+  test("the hand-written publish check accepts exactly what the pub schema accepts", () => {
+    const field = fc.oneof(fc.constant(undefined), fc.boolean(), fc.integer(), fc.double(), fc.constant(Number.MAX_SAFE_INTEGER + 1), fc.string({ maxLength: 70 }), fc.string({ minLength: 1020, maxLength: 1030 }), fc.constant(null), fc.object());
+    fc.assert(fc.property(fc.record({ op: fc.constant("pub"), channel: fc.oneof(fc.string({ maxLength: 10 }), field), data: fc.anything(), id: field, bin: field, password: field, extra: fc.anything() }, { requiredKeys: ["op"] }), (rec) => {
+      expect(isPlainPub(rec as Record<string, unknown>)).toBe(v.safeParse(SCHEMAS.pub, rec).success);
+    }), { numRuns: 3000 });
+  });
+
   test("the client decoder never throws, whatever the text", () => {
     fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => {
       const out = decoder.decode(s);

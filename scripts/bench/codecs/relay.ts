@@ -16,6 +16,8 @@ const OP_ERROR = 0x65; // e
 const OP_WELCOME = 0x77; // w
 const OP_PONG = 0x70; // p
 
+const NEWLINE = 0x0a;
+
 const decoder = new TextDecoder();
 
 /**
@@ -26,16 +28,27 @@ const decoder = new TextDecoder();
 export function relayCodec(options: { acks: boolean }): Codec {
   return {
     id: "relay",
-    upgrade: { path: "/", subprotocol: null },
+    // Version 2, as the SDK speaks it: several frames per WebSocket message (the reader below splits them).
+    upgrade: { path: "/", subprotocol: "relay.v2.json" },
     acks: options.acks,
     reader(sink: Sink) {
-      return (buf, start, end) => {
+      const one = (buf: Uint8Array, start: number, end: number): void => {
         const op = end - start > OP_AT ? buf[start + OP_AT] : 0;
         if (op === OP_MSG) sink.msg(buf, start, end);
         else if (op === OP_ACK) sink.ack();
         else if (op === OP_ERROR) sink.error(decoder.decode(buf.subarray(start, Math.min(end, start + 300))));
         else if (op === OP_WELCOME) sink.event("ready");
         else if (op === OP_PONG) sink.event("pong");
+      };
+      // relay.v2.json: one WebSocket message may hold several frames, one per line (JSON text
+      // never holds a raw newline). A v1 message has none, so this reads both.
+      return (buf, start, end) => {
+        for (;;) {
+          const nl = buf.indexOf(NEWLINE, start);
+          if (nl === -1 || nl >= end) return one(buf, start, end);
+          one(buf, start, nl);
+          start = nl + 1;
+        }
       };
     },
     async open(conn) {
