@@ -39,3 +39,17 @@ const nodeBuffer = (globalThis as { Buffer?: { byteLength(s: string): number } }
 export const utf8Length: (text: string) => number = nodeBuffer
   ? (text) => nodeBuffer.byteLength(text)
   : (text) => encoder.encode(text).length;
+
+/** The parts one after another in one array (a single part is returned as it is, not copied). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let size = 0;
+  for (const p of parts) size += p.byteLength;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}

@@ -1,4 +1,4 @@
-import { fromBase64, toBase64 } from "./bytes.ts";
+import { concatBytes, fromBase64, toBase64 } from "./bytes.ts";
 import { ERRORS, type ErrorCode } from "./errors.ts";
 import { encoder, makeDecoder } from "./msgpack.ts";
 
@@ -31,16 +31,7 @@ export function joinJsonFrames(frames: readonly string[]): string {
 
 /** Joins MessagePack frames into one version 2 WebSocket message. */
 export function joinMsgpackFrames(frames: readonly Uint8Array[]): Uint8Array {
-  if (frames.length === 1) return frames[0]!;
-  let size = 0;
-  for (const f of frames) size += f.byteLength;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const f of frames) {
-    out.set(f, at);
-    at += f.byteLength;
-  }
-  return out;
+  return concatBytes(frames);
 }
 
 /** How a connection encodes the frames the node sends it. */

@@ -1,6 +1,7 @@
 import type { Decoder } from "@msgpack/msgpack";
 import { isChannelName } from "./channel.ts";
 import { MAX_PAYLOAD_DEPTH } from "./client.ts";
+import { concatBytes } from "./bytes.ts";
 import { encoder, makeDecoder } from "./msgpack.ts";
 import { DEPTH_SCAN_FROM_BYTES, msgpackTooDeep } from "./depth.ts";
 import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, LoadRecord, Lsa, MemberRecord, MemberState, NodeName, PeerFrame } from "./peer-frames.ts";
@@ -265,16 +266,7 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes: number): PeerDeco
 
 /** Joins encoded frames into one peer message (see decodePeerMessage). */
 export function joinPeerFrames(frames: Uint8Array[]): Uint8Array {
-  if (frames.length === 1) return frames[0]!;
-  let size = 0;
-  for (const f of frames) size += f.byteLength;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const f of frames) {
-    out.set(f, at);
-    at += f.byteLength;
-  }
-  return out;
+  return concatBytes(frames);
 }
 
 /** Decoders by frame limit: making one per frame would cost more than decoding a small DATA frame. */
