@@ -90,6 +90,30 @@ function checksMarkdown(checks: CodecCheck[]): string {
   ].join("\n");
 }
 
+/**
+ * What profiling found on the publish path, and what changed. Static text: it records the
+ * investigation behind the figures (issue 7 asks for it); the figures above are this run's.
+ */
+const PROFILE_FINDINGS = `## Profile of the publish path: what was found, what changed
+
+Found with \`bun --cpu-prof-md\` on the node under the fan-out load (1 publisher, 100 subscribers), and A/B runs of one server
+against another on the same cores, alternating (figures from 2026-11-30 on this VM):
+
+- **Bun's native \`publish\` was 58-67% of the node's CPU, our JS about 13%.** The cost is per delivery: a WebSocket frame
+  built and written for each subscriber. The \`"n"\` sequence number on every message cost nothing measurable (raw Bun with and
+  without it: 0.256 and 0.235 CPU-s per million deliveries).
+- **Fix: protocol version 2 batches** (docs/protocol.md). The \`msg\` frames of one event-loop turn for one channel leave as one
+  WebSocket message per subscriber, as NATS packs MSGs into one read. Raw Bun plain against raw Bun batched: 2.9-3.3M against
+  9.1-9.8M deliveries/s, 0.30 against 0.10 CPU-s per million. The bench's Relay codec speaks v2, as the SDK does, and the raw
+  Bun ceiling batches the same way for v2 clients, so the ratio to it is still Relay's own overhead.
+- **JS per publish**, each fixed: valibot's generic object walk was 3.8% (a hand-written check now accepts well-formed \`pub\`
+  frames; the schema still explains every refusal, and a property test holds the two equal); reading \`performance.timeOrigin\`
+  on every clock read was 1.7%; topic names built, and \`subscriberCount\`/\`isSubscribed\` asked of Bun, on every publish
+  (counts now live in JS beside the subscriptions); a lone node built a mesh frame and a dedup entry nobody would use.
+- **The fan-out loop at a window of 64 was bistable** on this 2-core VM: after a hiccup, server and generator took turns at about
+  50% CPU each and half the rate, for raw Bun and Relay alike, and which mode a run fell into decided the median. Fan-out now
+  keeps 256 publishes in flight, as the mesh bench already did.`;
+
 const HOW_MEASURED = `## How measured
 
 - **Processes.** Every single-node run starts a fresh server on a free port of 127.0.0.1; it is ready when \`/proc/net/tcp\`
@@ -102,7 +126,8 @@ const HOW_MEASURED = `## How measured
   loop that hands each message to the system's codec (\`codecs/\`) as a byte range. A codec tells a delivery from anything else in a
   byte or two (NATS and MQTT through a small stream parser, since one WebSocket message may carry many of their messages), so
   parsing does not make the generator the limit. Publishes are fire-and-forget for every system (core NATS, MQTT QoS 0, Relay
-  without an id): the same work asked of each server.
+  without an id): the same work asked of each server. Relay and raw Bun are spoken to in \`relay.v2.json\`, as the SDK speaks:
+  one WebSocket message may hold several frames, split on newlines, just as one NATS or MQTT read may hold many messages.
 - **Payloads.** The same bytes everywhere: a 64-byte JSON string, embedded as a value by the JSON protocols and carried raw by
   NATS and MQTT. Latency payloads carry their send time, \`performance.now()\`; subscribers live in the generator process, so
   latency is receive time minus send time on one clock.
@@ -170,6 +195,8 @@ export function renderMarkdown(c: Comparison): string {
     ...(c.problems.length ? ["Problems in this run:", "", ...c.problems.map((p) => `- ${p}`), ""] : []),
     ...c.sections.flatMap((s, i) => [sectionMarkdown(i + 1, s, c.charts[s.id] ?? []), ""]),
     checksMarkdown(c.checks),
+    "",
+    PROFILE_FINDINGS,
     "",
     HOW_MEASURED,
     "",
