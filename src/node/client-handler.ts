@@ -69,7 +69,7 @@ export class ClientHandler {
   }
 
   private handlePub(ws: ClientSocket, frame: Extract<ClientFrame, { op: "pub" }>, payload: PayloadInfo): void {
-    if (!take(ws.data.bucket, this.config.publishRate, this.config.publishBurst, this.now())) {
+    if (!take(ws.data, this.config.publishRate, this.config.publishBurst, this.now())) {
       return this.sendError(ws, "rate_limited", `publishing faster than ${this.config.publishRate}/s; the message was dropped`, frame.id);
     }
     if (payload.size > this.config.maxPayload) {

@@ -18,7 +18,7 @@ import type { Config } from "./config.ts";
 import { Fanout } from "./fanout.ts";
 import { handleHttp } from "./http.ts";
 import { Metrics, type MemoryUsage } from "./metrics.ts";
-import { AddressThrottle, fullBucket } from "./ratelimit.ts";
+import { AddressThrottle } from "./ratelimit.ts";
 import { PEER_PATH } from "../protocol/peer.ts";
 import { PEER_MAX_FRAME, PeerLinks, type PeerSocketData } from "./peers.ts";
 import type { ClientSocket, Session } from "./session.ts";
@@ -102,6 +102,8 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
   let state: "running" | "draining" | "stopping" | "stopped" = "running";
 
   const connects = new AddressThrottle(config.connectRate, config.connectRate * 10);
+  // Many clients share an address (a NAT, a proxy, a load balancer): their sessions share one string.
+  const remotes = new Interner(1024);
   // The key file is read once, at start: a node that requires tokens must not start without its key.
   const clientAuth = ClientAuth.create(config.jwtSecret, config.jwtPublicKey === undefined ? undefined : readFileSync(config.jwtPublicKey, "utf8"));
   const server: Server<SocketData> = Bun.serve<SocketData>({
@@ -115,15 +117,15 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
       if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
         if (state === "draining") return httpError(503, "draining", ERRORS.draining.message);
         if (state !== "running") return httpError(503, "shutting_down", ERRORS.shutting_down.message);
-        if (!connects.allow(srv.requestIP(req)?.address ?? "unknown", now())) {
+        const remote = remotes.of(srv.requestIP(req)?.address ?? "unknown");
+        if (!connects.allow(remote, now())) {
           metrics.error("too_many_connects");
           return httpError(429, "too_many_connects", `more than ${config.connectRate} connections a second from this address; slow down`);
         }
-        const url = new URL(req.url);
-        const path = url.pathname;
+        const path = pathOf(req.url);
         if (path === PEER_PATH) {
           if (!peers) return httpError(403, "no_cluster_key", "this node has no cluster key (--cluster-key), so it takes no peers");
-          const peerData: PeerSocketData = { kind: "peer", conn: null, remote: srv.requestIP(req)?.address ?? "unknown" };
+          const peerData: PeerSocketData = { kind: "peer", conn: null, remote };
           return srv.upgrade(req, { data: peerData }) ? undefined : httpError(400, "bad_upgrade", "the WebSocket upgrade failed");
         }
         if (path !== "/") return httpError(404, "not_found", `clients connect at / (peers at ${PEER_PATH})`);
@@ -142,8 +144,9 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
             admitted: null,
             admitting: null,
             echo: null,
-            bucket: fullBucket(config.publishBurst, now()),
-            remote: srv.requestIP(req)?.address ?? "unknown",
+            tokens: config.publishBurst,
+            at: now(),
+            remote,
             closing: null,
             backlog: 0,
             grant,
@@ -155,7 +158,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
         };
         if (!clientAuth) return upgrade(null);
         // Tokens are checked once, here, before the socket exists: a client without a valid one never gets a session.
-        const token = tokenOf(req, url);
+        const token = tokenOf(req, new URL(req.url));
         if (!token) {
           metrics.error("unauthorized");
           return httpError(401, "unauthorized", "this node requires a token: connect with ?token=JWT (or Authorization: Bearer JWT)");
@@ -230,7 +233,8 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
             ws.close(ERRORS.token_expired.close, "token_expired");
           }, Math.max(0, grant.expiresAt - Date.now()));
         }
-        log.debug(`client ${ws.data.id} connected from ${ws.data.remote} (${ws.data.encoding})`);
+        // Guarded: the message would be built for every connection even with debug off.
+        if (log.level >= LOG_DEBUG) log.debug(`client ${ws.data.id} connected from ${ws.data.remote} (${ws.data.encoding}${ws.data.batch ? " v2" : ""})`);
         handler.send(ws, {
           op: "welcome",
           v: ws.data.batch ? PROTOCOL_VERSION : 1,
@@ -472,24 +476,56 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
   };
 }
 
-/** The subprotocols a client may offer, with what each means. */
-const SUBPROTOCOLS: Record<string, { encoding: Encoding; batch: boolean }> = {
-  [SUBPROTOCOL_JSON_V2]: { encoding: "json", batch: true },
-  [SUBPROTOCOL_MSGPACK_V2]: { encoding: "msgpack", batch: true },
-  [SUBPROTOCOL_JSON]: { encoding: "json", batch: false },
-  [SUBPROTOCOL_MSGPACK]: { encoding: "msgpack", batch: false },
+/** consola's level number for debug. */
+const LOG_DEBUG = 4;
+
+/** The path of a request URL (absolute, as Bun gives it), without building a URL object per upgrade. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  let end = url.length;
+  const q = url.indexOf("?", start);
+  if (q !== -1) end = q;
+  const h = url.indexOf("#", start);
+  if (h !== -1 && h < end) end = h;
+  return url.slice(start, end);
+}
+
+/** Returns one shared copy of equal strings, remembering at most `max` of them. */
+class Interner {
+  private readonly seen = new Map<string, string>();
+  constructor(private readonly max: number) {}
+  of(value: string): string {
+    const held = this.seen.get(value);
+    if (held !== undefined) return held;
+    if (this.seen.size >= this.max) this.seen.clear();
+    this.seen.set(value, value);
+    return value;
+  }
+}
+
+/** What a client's offered subprotocol means: the encoding and version, and the header to answer with. */
+type Picked = Readonly<{ encoding: Encoding; batch: boolean; header: string | null }>;
+
+/** The subprotocols a client may offer, with what each means (shared objects: nothing is built per upgrade). */
+const SUBPROTOCOLS: Record<string, Picked> = {
+  [SUBPROTOCOL_JSON_V2]: { encoding: "json", batch: true, header: SUBPROTOCOL_JSON_V2 },
+  [SUBPROTOCOL_MSGPACK_V2]: { encoding: "msgpack", batch: true, header: SUBPROTOCOL_MSGPACK_V2 },
+  [SUBPROTOCOL_JSON]: { encoding: "json", batch: false, header: SUBPROTOCOL_JSON },
+  [SUBPROTOCOL_MSGPACK]: { encoding: "msgpack", batch: false, header: SUBPROTOCOL_MSGPACK },
 };
+const NONE_OFFERED: Picked = { encoding: "json", batch: false, header: null };
 
 /**
  * Chooses the encoding and version from the client's offered subprotocols, the first one this node
  * speaks in the client's order (so a client offering v2 then v1 gets v2 here, v1 from an older
  * node); none offered means JSON v1.
  */
-export function pickSubprotocol(header: string | null): { encoding: Encoding; batch: boolean; header: string | null } | null {
-  if (!header) return { encoding: "json", batch: false, header: null };
+export function pickSubprotocol(header: string | null): Picked | null {
+  if (!header) return NONE_OFFERED;
+  if (Object.hasOwn(SUBPROTOCOLS, header)) return SUBPROTOCOLS[header]!;
   for (const offered of header.split(",").map((s) => s.trim())) {
-    const known = Object.hasOwn(SUBPROTOCOLS, offered) ? SUBPROTOCOLS[offered] : undefined;
-    if (known) return { ...known, header: offered };
+    if (Object.hasOwn(SUBPROTOCOLS, offered)) return SUBPROTOCOLS[offered]!;
   }
   return null;
 }

@@ -1,6 +1,5 @@
 import type { ServerWebSocket } from "bun";
 import type { Encoding } from "../protocol/index.ts";
-import type { Bucket } from "./ratelimit.ts";
 
 /** Per-connection state, held in Bun's `ws.data`. Kept small: 5,000 idle clients should cost a few MiB. */
 export interface Session {
@@ -23,8 +22,10 @@ export interface Session {
   admitting: Map<string, Promise<import("./admission.ts").Admission>> | null;
   /** Channels where this client asked to receive its own publishes; null while there are none. */
   echo: Set<string> | null;
-  /** Publish token bucket. */
-  bucket: Bucket;
+  /** Publish token bucket (ratelimit.ts), held inline: one object less per connection. */
+  tokens: number;
+  /** Clock reading (ms) of the bucket's last refill. */
+  at: number;
   /** Peer address, for logs. */
   remote: string;
   /** Set once the node has closed this client on purpose, so the close handler counts it right. */
