@@ -60,7 +60,14 @@ export class Fanout {
     const topics = this.subs.topics(instance);
     if (topics === undefined) return;
     // Encode every needed encoding before sending any, so a message reaches all subscribers or none.
-    const jsonFrame = topics[0].count + topics[1].count > 0 ? msgFrameJson(channel, from, json ?? payloadToJson(data), n) : null;
+    let jsonFrame: string | null = null;
+    let jsonBytes = 0;
+    if (topics[0].count + topics[1].count > 0) {
+      const payload = json ?? payloadToJson(data);
+      jsonFrame = msgFrameJson(channel, from, payload, n);
+      // The envelope around the payload is ASCII (channel grammar, client ids, digits), so only the payload needs measuring.
+      jsonBytes = payload.bytes === undefined ? utf8Length(jsonFrame) : jsonFrame.length - payload.text.length + payload.bytes;
+    }
     const msgpackFrame = topics[2].count + topics[3].count > 0 ? msgFrameMsgpack(channel, from, data, n) : null;
     // The sender is in a topic exactly when it holds this instance (subscriptions.ts keeps both in step).
     const senderIn = exclude !== null && exclude.data.subs.get(channel) === instance ? variantIndex(exclude.data.encoding, exclude.data.batch) : -1;
@@ -68,7 +75,7 @@ export class Fanout {
       const variant = topics[i]!;
       if (variant.count === 0) continue;
       const frame = variant.encoding === "json" ? jsonFrame! : msgpackFrame!;
-      const bytes = typeof frame === "string" ? utf8Length(frame) : frame.byteLength;
+      const bytes = typeof frame === "string" ? jsonBytes : frame.byteLength;
       let recipients = variant.count;
       if (i === senderIn) {
         // ws.publish reaches every subscriber but the sender; a batch cannot leave one reader out,
@@ -97,7 +104,7 @@ export class Fanout {
       this.pending.set(topic, batch);
     }
     batch.frames.push(frame);
-    batch.bytes += bytes;
+    batch.bytes += bytes + 1; // and its separator
     if (batch.bytes >= BATCH_MAX_BYTES) this.flushTopic(topic);
     if (!this.flushScheduled) {
       this.flushScheduled = true;

@@ -144,7 +144,7 @@ export class ClientFrameDecoder {
       if (typeof data !== "string") return fail("bad_frame", "pub: with bin, data must be a base64 string", id);
       const bytes = fromBase64(data);
       if (!bytes) return fail("bad_frame", "pub: data is not valid base64", id);
-      json = { text: `"${data}"`, bin: true }; // the base64 the client sent is already the JSON form
+      json = { text: `"${data}"`, bin: true, bytes: data.length + 2 }; // the base64 the client sent is already the JSON form (ASCII)
       data = bytes;
       size = bytes.length;
     } else {
@@ -155,8 +155,9 @@ export class ClientFrameDecoder {
       } else if (typeof raw === "string") {
         // From JSON.parse, so it holds no bytes: plain stringify, without payloadToJson's replacer
         // (a replacer function puts JSON.stringify on its slow path, ~8x slower).
-        json = { text: JSON.stringify(data), bin: false };
-        size = utf8Length(json.text);
+        const text = JSON.stringify(data);
+        size = utf8Length(text);
+        json = { text, bin: false, bytes: size };
       } else {
         // A structured MessagePack payload is counted by its frame: an upper bound, and no re-encode.
         size = raw.byteLength;

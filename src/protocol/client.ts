@@ -105,11 +105,16 @@ export function maxFrameBytes(maxPayload: number): number {
 export interface JsonPayload {
   text: string;
   bin: boolean;
+  /** The UTF-8 length of `text`, when already known (saves measuring it again per message). */
+  bytes?: number;
 }
 
 /** Encodes a payload once for JSON frames; bytes become base64 and nested bytes base64 strings. */
 export function payloadToJson(data: Payload): JsonPayload {
-  if (data instanceof Uint8Array) return { text: `"${toBase64(data)}"`, bin: true };
+  if (data instanceof Uint8Array) {
+    const text = `"${toBase64(data)}"`;
+    return { text, bin: true, bytes: text.length }; // base64 is ASCII
+  }
   return { text: JSON.stringify(data, nestedBytes) ?? "null", bin: false };
 }
 
