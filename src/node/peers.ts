@@ -2,6 +2,7 @@ import type { ServerWebSocket } from "bun";
 import type { ConsolaInstance } from "consola/core";
 import { Mesh, timing, type ChannelRecord, type Directive, type LinkId, type MeshEvent, type PeerFrame, type PeerInfo } from "../mesh/index.ts";
 import { PEER_PATH, decodePeerMessage, encodePeerFrame, isMeshFrame, joinPeerFrames, type WireFrame } from "../protocol/peer.ts";
+import type { Payload } from "../protocol/index.ts";
 import { AcceptorHandshake, DialerHandshake, refuseFrame } from "./peer-auth.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -125,6 +126,12 @@ export class PeerLinks {
       return;
     }
     for (const d of directives) this.run(d);
+  }
+
+  /** Hands a local publish to the mesh; with no peer connection at all there is no one to send it to. */
+  publish(channel: string, instance: string, data: Payload, from: string, n: number): void {
+    if (this.conns.size === 0) return;
+    this.handle({ type: "publish", channel, instance, data, from, n });
   }
 
   /**

@@ -270,7 +270,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
     },
   });
 
-  const fanout = new Fanout(server as unknown as Server<Session>, subs, metrics, (channel, instance, data, from, n) => mesh.handle({ type: "publish", channel, instance, data, from, n }));
+  const fanout = new Fanout(server as unknown as Server<Session>, subs, metrics, (channel, instance, data, from, n) => mesh.publish(channel, instance, data, from, n));
   const admission = new ChannelAdmission({
     channel: (n) => mesh.mesh.channel(n),
     open: (c, verifier, strict) => mesh.open(c, verifier, strict),
