@@ -54,6 +54,17 @@ export const FORGET_DEAD_MS = 10 * 60_000;
 export function targetLinks(maxPeers: number): number {
   return Math.max(Math.min(3, maxPeers), maxPeers - 2);
 }
+/**
+ * A node takes a newcomer (a member with no other link yet) above --max-peers, to be trimmed once
+ * it has other links, but only this many above: past that it points the newcomer at members with
+ * room instead (REDIRECT_SAMPLE of them) and closes. Without the cap a seed holds every node of a
+ * mass join at once (~1,000 links at 1,000 nodes) and its LSA floods each time it trims one.
+ */
+export function newcomerCap(maxPeers: number): number {
+  return 2 * maxPeers;
+}
+/** Members named to a newcomer turned away at the cap: enough that a few dials find one with room. */
+export const REDIRECT_SAMPLE = 16;
 /** Never fewer than this many links where that many members exist (ARCHITECTURE.md). */
 export const MIN_LINKS = 3;
 /** Random long links kept beside the nearest ones, so the overlay stays an expander, not a chain of cliques. */
@@ -75,6 +86,14 @@ export const SWAPS_PER_REPAIR = 3;
 
 /** How often a node calls on one member it thinks dead: how partitions heal (memberlist's gossip to the dead). */
 export const CALL_THE_DEAD_MS = 10_000;
+/**
+ * ... and once none is left (a partition longer than FORGET_DEAD_MS makes each side forget the
+ * other), this often on the address of one it forgot: without it such a partition never heals.
+ * Rarer than calls on the dead: a member gone for good is called for as long as this node runs.
+ */
+export const CALL_THE_FORGOTTEN_MS = 60_000;
+/** Addresses of forgotten members kept for those calls: a bounded sample (one reached is enough to merge). */
+export const FORGOTTEN_KEPT = 16;
 /** Overlay upkeep (connect, trim, swap) runs this often; slower than ticks so links settle between changes. */
 export const OVERLAY_EVERY_MS = 1000;
 /** At most this many RTT probes in flight: bounded work while learning a large mesh. */

@@ -29,6 +29,8 @@ export interface Member {
 
 export class MemberTable {
   private readonly members = new Map<NodeName, Member>();
+  /** Bumped whenever a record changes or a member is added or forgotten (not on probes): lets a reader skip a pass over an unchanged table. */
+  version = 0;
 
   get(name: NodeName): Member | undefined {
     return this.members.get(name);
@@ -59,6 +61,7 @@ export class MemberTable {
       // Same incarnation and state, but the URL or region may have been learnt late: keep them fresh.
       return null;
     }
+    this.version++;
     if (held) {
       const previous = held.record.state;
       held.record = { ...record };
@@ -73,6 +76,7 @@ export class MemberTable {
   setState(name: NodeName, state: MemberState, now: number): MemberRecord | null {
     const m = this.members.get(name);
     if (!m || m.record.state === state) return null;
+    this.version++;
     m.record = { ...m.record, state };
     m.since = now;
     return m.record;
@@ -80,6 +84,6 @@ export class MemberTable {
 
   /** Forgets a member entirely. */
   delete(name: NodeName): void {
-    this.members.delete(name);
+    if (this.members.delete(name)) this.version++;
   }
 }

@@ -17,11 +17,12 @@ import {
   OPEN_RETRY_MS,
   REGSYNC_EVERY_MS,
   JOIN_GRACE_MS,
+  newcomerCap,
 } from "./constants.ts";
 import { ChannelRegistry } from "./channels.ts";
 import { LoadTable } from "./load.ts";
 import { DedupWindow } from "./dedup.ts";
-import { LinkStateGraph, type Tree } from "./graph.ts";
+import { LinkStateGraph, type Tree, type TreeCache } from "./graph.ts";
 import { InterestTable } from "./interest.ts";
 import { MemberTable, supersedes } from "./members.ts";
 import { Overlay, type Link } from "./overlay.ts";
@@ -34,6 +35,11 @@ export interface MeshConfig {
   seeds: string[];
   /** Most links to keep (--max-peers). */
   maxPeers: number;
+  /**
+   * A shortest-path tree cache shared by every core in this process (the simulator's); trees in it
+   * are keyed by graph content, so cores holding the same LSAs share them. Default: a private one.
+   */
+  sharedTrees?: TreeCache;
 }
 
 /** Counters for /metrics and the simulator. */
@@ -93,7 +99,7 @@ export class Mesh {
   /** --max-peers: the link budget. */
   private readonly maxPeers: number;
   private readonly table = new MemberTable();
-  private readonly graph = new LinkStateGraph();
+  private readonly graph: LinkStateGraph;
   private readonly interest: InterestTable;
   private readonly dedup = new DedupWindow();
   private readonly overlay: Overlay;
@@ -125,6 +131,13 @@ export class Mesh {
   private dataSeq = 0;
   /** When each alive member was first seen unreported by any link (failure detector). */
   private readonly unreportedSince = new Map<NodeName, number>();
+  /**
+   * What the detector's last pass saw (the reachable set and its size, the table version, the
+   * link epoch) and the members it left to watch: dead, left or unreported ones.
+   */
+  private detectWatch: { reach: ReadonlySet<NodeName>; reachSize: number; table: number; links: number; names: NodeName[] } | null = null;
+  /** Bumped whenever byPeer changes. */
+  private linkEpoch = 0;
   private lastInterestFlush = 0;
   private lastDetect = 0;
   private lastOverlay = -Infinity;
@@ -150,6 +163,7 @@ export class Mesh {
     this.self = { ...config.self };
     this.interest = new InterestTable(this.self.name, this.self.incarnation);
     this.maxPeers = config.maxPeers;
+    this.graph = new LinkStateGraph(config.sharedTrees, this.self.name);
     this.overlay = new Overlay(config.seeds, config.maxPeers, random);
     this.joinGraceUntil = config.seeds.length > 0 ? null : -Infinity;
     this.loads = new LoadTable(this.self.name, () => this.self.incarnation);
@@ -356,16 +370,23 @@ export class Mesh {
    */
   private detectFailures(now: number): void {
     const reachable = this.graph.reachableFrom(this.self.name);
-    for (const m of [...this.table.values()]) {
+    // Members reachable or linked need nothing. If neither the table, the links nor reachability
+    // changed since the last pass, only the members that pass left dead, left or unreported can.
+    const w = this.detectWatch;
+    const quiet = w !== null && w.reach === reachable && w.reachSize === reachable.size && w.table === this.table.version && w.links === this.linkEpoch;
+    const members = quiet ? w.names.map((n) => this.table.get(n)!) : [...this.table.values()];
+    const watch: NodeName[] = [];
+    for (const m of members) {
       const name = m.record.name;
       if (name === this.self.name) continue;
       const state = m.record.state;
       if (state === "dead" || state === "left") {
         if (now - m.since > FORGET_DEAD_MS) {
+          if (state === "dead") this.overlay.forgot(m.record.url);
           this.table.delete(name);
           this.unreportedSince.delete(name);
           this.dedup.forget(name);
-        }
+        } else watch.push(name);
         continue;
       }
       const reported = this.byPeer.has(name) || reachable.has(name);
@@ -373,6 +394,7 @@ export class Mesh {
         this.unreportedSince.delete(name);
         continue;
       }
+      watch.push(name);
       const since = this.unreportedSince.get(name) ?? now;
       this.unreportedSince.set(name, since);
       if (state === "alive" && now - since >= LINK_DEAD_MS) {
@@ -381,6 +403,7 @@ export class Mesh {
         this.changeState(name, "dead", now);
       }
     }
+    this.detectWatch = { reach: reachable, reachSize: reachable.size, table: this.table.version, links: this.linkEpoch, names: watch };
   }
 
   private changeState(name: NodeName, state: "suspect" | "dead", now: number): void {
@@ -414,7 +437,7 @@ export class Mesh {
     }
     // At the budget, turn away a peer that has other links (it will dial someone else) unless it
     // is clearly nearer than our farthest link (then the overlay trims that one). A newcomer with
-    // no links yet is always taken, so seeds admit everyone, and trimmed once it has others.
+    // no links yet is taken (so seeds admit everyone), up to newcomerCap, and trimmed once it has others.
     // The LSA counts only if it is this life's: a node that just restarted has no links yet, whatever its last life reported.
     const lsa = this.graph.get(peer.name);
     const hasLinks = lsa !== undefined && lsa.incarnation >= peer.incarnation && lsa.links.length > 0;
@@ -422,9 +445,17 @@ export class Mesh {
       this.out.push({ type: "close", link: id, reason: "over the link budget" });
       return;
     }
+    // ... but not past newcomerCap: then name it members with room (it dials one of them), and close.
+    if (!dialed && !hasLinks && existing === undefined && this.linkMap.size >= newcomerCap(this.maxPeers)) {
+      const members = this.overlay.redirectSample(this.table, this.self.name, peer.name, this.graph);
+      this.send(id, { t: "gossip", members, lsas: [], interests: [], channels: [], loads: [] });
+      this.out.push({ type: "close", link: id, reason: "over the link budget: redirected" });
+      return;
+    }
     const link: Link = { id, peer, dialed, rtt: null, lastHeard: now, lastPing: now, random, drainingSince: null };
     this.linkMap.set(id, link);
     this.byPeer.set(peer.name, id);
+    this.linkEpoch++;
     this.log("info", `link up: ${peer.name} (${dialed ? "dialed" : "accepted"})`);
     this.learn({ name: peer.name, incarnation: peer.incarnation, url: peer.url, region: peer.region, state: "alive" }, null, now);
     this.send(id, { t: "ping", ts: now });
@@ -444,7 +475,10 @@ export class Mesh {
     if (!link) return;
     this.linkMap.delete(id);
     if (this.byPeer.get(link.peer.name) === id) this.byPeer.delete(link.peer.name);
+    this.linkEpoch++;
     if (!replaced) this.overlay.linkLost(link.peer.url, now);
+    // Alone now (say, turned away by a full node with a list of others): dial again at the next tick, not a round later.
+    if (this.linkMap.size === 0) this.lastOverlay = -Infinity;
     this.updateOwnLsa(true);
     this.flushOutbox();
   }

@@ -22,6 +22,8 @@ export interface LinkView {
 /** The part of the core the simulator drives and inspects. */
 export interface SimMesh {
   handle(event: MeshEvent, now: number): Directive[];
+  /** The node's own identity as its core holds it (the incarnation rises when it refutes); cheaper than members(). */
+  readonly self?: { readonly incarnation: number };
   members(): MemberView[];
   links(): LinkView[];
   stats(): MeshStats;

@@ -27,7 +27,7 @@ export function distribution(values: readonly number[]): Distribution {
  */
 export function liveIncarnations(sim: Simulator): Map<string, number> {
   const out = new Map<string, number>();
-  for (const n of sim.liveNodes()) out.set(n.name, n.mesh.members().find((m) => m.name === n.name)?.incarnation ?? n.incarnation);
+  for (const n of sim.liveNodes()) out.set(n.name, n.mesh.self?.incarnation ?? n.mesh.members().find((m) => m.name === n.name)?.incarnation ?? n.incarnation);
   return out;
 }
 
@@ -73,9 +73,25 @@ export function notDetecting(live: readonly SimNode[], gone: readonly string[], 
 export const SUSPECT_OR_DEAD: ReadonlySet<string> = new Set(["suspect", "dead"]);
 export const DEAD: ReadonlySet<string> = new Set(["dead"]);
 
-/** Runs until every node in `observers()` sees every one of `gone` in `states`; the time, or null. */
+/**
+ * Runs until every node in `observers()` sees every one of `gone` in `states`; the time, or null.
+ * As in waitForMembership, observers already seen detecting are rechecked only in a full pass once
+ * all the others detect, so the answer is still "all at the same instant".
+ */
 export function waitForDetection(sim: Simulator, observers: () => SimNode[], gone: readonly string[], states: ReadonlySet<string>, everyMs: number, timeoutMs: number): number | null {
-  return sim.runUntilTrue(() => notDetecting(observers(), gone, states).length === 0, everyMs, timeoutMs);
+  let pending: SimNode[] | null = null;
+  return sim.runUntilTrue(
+    () => {
+      const all = observers();
+      const live = new Set(all);
+      pending = notDetecting(pending === null ? all : pending.filter((n) => live.has(n)), gone, states);
+      if (pending.length > 0) return false;
+      pending = notDetecting(all, gone, states);
+      return pending.length === 0;
+    },
+    everyMs,
+    timeoutMs,
+  );
 }
 
 /** Each live node's set of link peers. */

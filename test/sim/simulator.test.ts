@@ -99,7 +99,7 @@ describe("simulator", () => {
     expect(f.sim.traffic().frames).toMatchObject({ ping: 1, pong: 1 });
   });
 
-  test("a frame the real codec refuses is dropped (codec) or counted and delivered (copy)", () => {
+  test("a frame the real codec refuses is dropped (codec) or counted and delivered frozen (copy)", () => {
     for (const wire of ["codec", "copy"] as const) {
       const f = fakeSim(3, wire);
       const ids = connect(f, "n0", "n1");
@@ -113,8 +113,12 @@ describe("simulator", () => {
       expect(got.length).toBe(wire === "codec" ? 0 : 1);
       const delivered = got[0]?.event.type === "frame" ? got[0].event.frame : null;
       if (wire === "copy") {
-        expect(delivered).toEqual(bad);
-        expect(delivered).not.toBe(bad);
+        // Shared, not copied: frozen all the way down, so neither end can change what the other holds.
+        expect(delivered).toBe(bad);
+        expect(Object.isFrozen(bad) && Object.isFrozen(bad.t === "digest" && bad.entries[0])).toBe(true);
+        expect(() => {
+          (bad as { reply: boolean }).reply = true;
+        }).toThrow();
       }
     }
   });

@@ -8,6 +8,7 @@
  */
 
 import { TICK_MS } from "../../src/mesh/constants.ts";
+import { TreeCache } from "../../src/mesh/graph.ts";
 import type { Directive, LinkId, MeshEvent, PeerInfo } from "../../src/mesh/types.ts";
 import { type MeshFactory, type SimMesh, type SimMeshConfig, realMesh } from "./core.ts";
 import { EventQueue } from "./event-queue.ts";
@@ -127,6 +128,12 @@ export class Simulator implements LinkHost {
   private readonly jitterMs: number;
   private readonly logLimit: number;
   private readonly printLevel: number;
+  /**
+   * One shortest-path tree cache for every core: trees are keyed by graph content, and once
+   * flooding settles every node holds the same graph, so a tree is computed once, not once per node.
+   * It holds the trees of the busiest origins (each node keeps its own tree itself).
+   */
+  private readonly trees: TreeCache;
 
   constructor(readonly options: SimOptions) {
     const { nodes: count, seed } = options;
@@ -137,6 +144,7 @@ export class Simulator implements LinkHost {
     this.links = new Links(this, options.wire ?? "codec", options.codecSample ?? 8);
     this.logLimit = options.logLimit ?? 300;
     this.printLevel = options.printLogs === undefined ? Infinity : LEVELS[options.printLogs];
+    this.trees = new TreeCache(Math.max(256, count));
     const width = String(Math.max(count - 1, 0)).length;
     const regions = placeNodes(count, options.placement ?? "round-robin", derive(seed, "placement"));
     this.seedAddresses = [];
@@ -314,7 +322,7 @@ export class Simulator implements LinkHost {
 
   /** Starts a (new) core on `node` and its tick chain at `firstTick`, with a per-node phase. */
   private boot(node: SimNode, firstTick: number): void {
-    const config: SimMeshConfig = { self: this.peerInfo(node), seeds: [...this.seedAddresses], maxPeers: this.maxPeers };
+    const config: SimMeshConfig = { self: this.peerInfo(node), seeds: [...this.seedAddresses], maxPeers: this.maxPeers, sharedTrees: this.trees };
     node.mesh = this.factory(config, derive(this.options.seed, `mesh:${node.name}:${node.incarnation}`));
     node.up = true;
     node.epoch++;

@@ -1,6 +1,7 @@
 /**
  * Fast paths for large runs: the exact size a peer frame takes on the wire, without encoding it,
- * and a deep copy that stands in for decoding. Encoding and decoding every frame costs more than
+ * and a deep freeze (links.ts shares the frozen frame with every receiver) or a deep copy that
+ * stands in for decoding. Encoding and decoding every frame costs more than
  * the mesh core itself at 1,000 nodes; these give the same sizes (wire-size.test.ts checks them
  * against encodePeerFrame) and the same isolation between sender and receiver.
  *
@@ -78,6 +79,26 @@ function listSize<T>(items: readonly T[], item: (x: T) => number): number {
   return n;
 }
 
+type GossipFrame = Extract<PeerFrame, { t: "gossip" }>;
+
+function memberSize(m: GossipFrame["members"][number]): number {
+  return 1 + strSize(m.name) + numberSize(m.incarnation) + strSize(m.url) + strSize(m.region) + strSize(m.state);
+}
+
+function lsaSize(l: GossipFrame["lsas"][number]): number {
+  return 1 + strSize(l.origin) + numberSize(l.incarnation) + numberSize(l.seq) + listSize(l.links, ([peer, rtt]) => 1 + strSize(peer) + numberSize(rtt));
+}
+
+/** Sizes of frozen records (they cannot change): a record flooded to every node is sized once, not once per link. */
+const frozenSizes = new WeakMap<object, number>();
+
+function once<T extends object>(record: T, size: (record: T) => number): number {
+  if (!Object.isFrozen(record)) return size(record);
+  let n = frozenSizes.get(record);
+  if (n === undefined) frozenSizes.set(record, (n = size(record)));
+  return n;
+}
+
 /** Bytes encodePeerFrame(frame) would produce, computed from the same positional layout. */
 export function peerFrameSize(frame: PeerFrame): number {
   const type = PEER_FRAME_TYPES[frame.t];
@@ -91,8 +112,8 @@ export function peerFrameSize(frame: PeerFrame): number {
       return (
         1 +
         numberSize(type) +
-        listSize(frame.members, (m) => 1 + strSize(m.name) + numberSize(m.incarnation) + strSize(m.url) + strSize(m.region) + strSize(m.state)) +
-        listSize(frame.lsas, (l) => 1 + strSize(l.origin) + numberSize(l.incarnation) + numberSize(l.seq) + listSize(l.links, ([peer, rtt]) => 1 + strSize(peer) + numberSize(rtt))) +
+        listSize(frame.members, (m) => once(m, memberSize)) +
+        listSize(frame.lsas, (l) => once(l, lsaSize)) +
         listSize(frame.interests, (i) => 1 + strSize(i.origin) + numberSize(i.incarnation) + numberSize(i.version) + 1 + listSize(i.add, strSize) + listSize(i.remove, strSize)) +
         listSize(frame.channels, (c) => msgpackSize([c.name, c.instance, c.creator, c.owner, c.createdAt, c.verifier, c.strict, c.closedAt])) +
         listSize(frame.loads, (l) => msgpackSize([l.origin, l.incarnation, l.seq, l.connections, l.draining]))
@@ -134,3 +155,24 @@ export function deepCopy<T>(v: T): T {
   return out as T;
 }
 
+
+/**
+ * Freezes plain frame data in place, all the way down, and returns it: what "copy" hands every
+ * receiver instead of a copy each. Nothing can change a frozen frame (a core that tried would throw
+ * in strict mode), so sharing one object among the sender and every receiver isolates them as
+ * well as a copy would, at no cost per receiver; records the sender floods to many links (LSAs,
+ * member records) are frozen once and then shared by every core that keeps them.
+ *
+ * Invariant: an object is frozen only here, and only after everything it holds, so a frozen
+ * object's whole subtree is frozen and is skipped. Byte arrays cannot be frozen; they are shared
+ * as they are (payload bytes pass through the core untouched).
+ */
+export function deepFreeze<T>(v: T): T {
+  if (typeof v !== "object" || v === null || Object.isFrozen(v) || ArrayBuffer.isView(v)) return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) deepFreeze(v[i]);
+  } else {
+    for (const k in v) if (Object.hasOwn(v, k)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return Object.freeze(v);
+}

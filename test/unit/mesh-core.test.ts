@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { DedupWindow } from "../../src/mesh/dedup.ts";
-import { LinkStateGraph, shortestPathTree } from "../../src/mesh/graph.ts";
+import { HOP_COST_MS, LinkStateGraph, shortestPathTree, TRANSITION_MS, TreeCache } from "../../src/mesh/graph.ts";
 import { InterestTable } from "../../src/mesh/interest.ts";
 import { supersedes } from "../../src/mesh/members.ts";
 import { Mesh } from "../../src/mesh/index.ts";
@@ -84,6 +84,91 @@ describe("shortest-path trees", () => {
       // Every node reachable from the root is in the tree.
       expect(t1.tin.size).toBe(new Set([...t1.dist.keys()]).size);
     }), { numRuns: 300 });
+  });
+});
+
+describe("link-state graph kept up to date per LSA", () => {
+  /** The adjacency as the whole-graph rebuild defines it: an edge both ends report, weight the mean RTT plus HOP_COST_MS. */
+  const rebuild = (lsas: Map<string, [string, number][]>) => {
+    const adj = new Map<string, Map<string, number>>();
+    for (const [origin, links] of lsas) {
+      for (const [peer, rtt] of links) {
+        const back = lsas.get(peer)?.find(([n]) => n === origin);
+        if (!back) continue;
+        if (!adj.has(origin)) adj.set(origin, new Map());
+        adj.get(origin)!.set(peer, (rtt + back[1]) / 2 + HOP_COST_MS);
+      }
+    }
+    return adj;
+  };
+  const reach = (adj: Map<string, Map<string, number>>, from: string) => {
+    const seen = new Set([from]);
+    const queue = [from];
+    while (queue.length) for (const m of adj.get(queue.pop()!)?.keys() ?? []) if (!seen.has(m) && (seen.add(m), true)) queue.push(m);
+    return seen;
+  };
+  const sorted = (m: ReadonlyMap<string, ReadonlyMap<string, number>>) => [...m].map(([k, row]) => [k, [...row].sort()] as const).sort(([a], [b]) => (a < b ? -1 : 1));
+
+  test("property: after any puts and removes, edges, reachability and trees (current and previous) match a rebuild", () => {
+    const op = fc.record({
+      origin: fc.integer({ min: 0, max: 9 }),
+      remove: fc.boolean(),
+      links: fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 40 })), { selector: ([p]) => p, maxLength: 5 }),
+      gap: fc.constantFrom(0, 500, 3000),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), (ops) => {
+        const g = new LinkStateGraph();
+        const held = new Map<string, [string, number][]>();
+        const seq = new Map<string, number>();
+        let now = 0;
+        let stable: Map<string, Map<string, number>> | null = null;
+        let changedAt = -Infinity;
+        for (const o of ops) {
+          now += o.gap;
+          const origin = `n${o.origin}`;
+          // The graph notes a change (and, after a quiet spell, keeps the graph before it) only when something changes.
+          if (!o.remove || held.has(origin)) {
+            if (now - changedAt >= TRANSITION_MS) stable = rebuild(held);
+            changedAt = now;
+          }
+          if (o.remove) {
+            g.remove(origin, now);
+            held.delete(origin);
+          } else {
+            const links = o.links.map(([p, rtt]) => [`n${p}`, rtt] as [string, number]);
+            const s = (seq.get(origin) ?? 0) + 1;
+            seq.set(origin, s);
+            expect(g.put({ origin, incarnation: 1, seq: s, links }, now)).toBe(true);
+            held.set(origin, links);
+          }
+          const want = rebuild(held);
+          expect(sorted(g.edges())).toEqual(sorted(want));
+          expect([...g.reachableFrom("n0")].sort()).toEqual([...reach(want, "n0")].sort());
+          expect(g.tree("n1").children).toEqual(shortestPathTree(want, "n1").children);
+          const previous = g.previousTree("n2", now);
+          expect(previous?.children).toEqual(stable && now - changedAt < TRANSITION_MS ? shortestPathTree(stable, "n2").children : undefined);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("graphs sharing a tree cache share trees only when they hold the same LSAs", () => {
+    const cache = new TreeCache(16);
+    const a = new LinkStateGraph(cache);
+    const b = new LinkStateGraph(cache);
+    const lsa = (origin: string, seq: number, links: [string, number][]) => ({ origin, incarnation: 1, seq, links });
+    for (const g of [a, b]) {
+      g.put(lsa("x", 1, [["y", 10]]), 0);
+      g.put(lsa("y", 1, [["x", 10]]), 0);
+    }
+    expect(b.tree("x")).toBe(a.tree("x"));
+    b.put(lsa("y", 2, [["x", 10], ["z", 5]]), 0);
+    b.put(lsa("z", 1, [["y", 5]]), 0);
+    expect(b.tree("x")).not.toBe(a.tree("x"));
+    expect(b.tree("x").tin.has("z")).toBe(true);
+    expect(a.tree("x").tin.has("z")).toBe(false);
   });
 });
 
