@@ -15,6 +15,7 @@
 import { ClientFrameDecoder, type DecodedClientFrame } from "../../src/protocol/client-decode.ts";
 import { encodeClientFrame, isChannelName, isErrorCode, type ClientFrame } from "../../src/protocol/index.ts";
 import { encoder } from "../../src/protocol/msgpack.ts";
+import { concatBytes } from "../../src/protocol/bytes.ts";
 import type { CallBody, ChannelRecord } from "../../src/protocol/peer-frames.ts";
 import { PEER_FRAME_TYPES, decodePeerFrame, decodePeerMessage, encodePeerFrame, joinPeerFrames, type PeerDecoded, type WireFrame } from "../../src/protocol/peer.ts";
 import { PEER_MAX_FRAME } from "../../src/node/peers.ts";
@@ -216,17 +217,7 @@ export function checkInput(input: FuzzInput, decoders: Decoders): Violation[] {
 // Hand-made MessagePack pieces (the encoder would never write a lying header, so we do)
 
 const te = new TextEncoder();
-const cat = (...parts: (Uint8Array | number[])[]): Uint8Array => {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+const cat = (...parts: (Uint8Array | number[])[]): Uint8Array => concatBytes(parts.map((p) => (p instanceof Uint8Array ? p : Uint8Array.from(p))));
 const repeat = (unit: number[], times: number): Uint8Array => {
   const out = new Uint8Array(unit.length * times);
   for (let i = 0; i < times; i++) out.set(unit, i * unit.length);

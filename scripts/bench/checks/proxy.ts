@@ -5,6 +5,7 @@
  * wire for a publish, to compare with what our codec builds.
  */
 import type { ServerWebSocket } from "bun";
+import { concatBytes } from "../../../src/protocol/bytes.ts";
 
 export interface RecordingProxy {
   port: number;
@@ -64,14 +65,7 @@ export function startRecordingProxy(upstreamPort: number): RecordingProxy {
     port: server.port!,
     sent,
     sentBytes() {
-      const total = sent.reduce((n, b) => n + b.length, 0);
-      const out = new Uint8Array(total);
-      let at = 0;
-      for (const b of sent) {
-        out.set(b, at);
-        at += b.length;
-      }
-      return out;
+      return concatBytes(sent);
     },
     stop: () => void server.stop(true),
   };
