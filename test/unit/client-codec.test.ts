@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as v from "valibot";
+import { encoder, makeDecoder } from "../../src/protocol/msgpack.ts";
 import { ClientFrameDecoder, SCHEMAS, isPlainPub, payloadProblem } from "../../src/protocol/client-decode.ts";
 import {
   FRAME_OVERHEAD,
@@ -142,6 +143,21 @@ describe("node frames: golden output", () => {
   test("the frame limit leaves room for base64 and the envelope", () => {
     expect(maxFrameBytes(3)).toBe(4 + FRAME_OVERHEAD);
     expect(maxFrameBytes(65536)).toBe(87384 + FRAME_OVERHEAD);
+  });
+});
+
+describe("MessagePack decoding of strings (native for short ones)", () => {
+  const limited = makeDecoder(1024);
+  test("strings of every length class and script decode to what was encoded, in arrays and as map keys and values", () => {
+    fc.assert(fc.property(fc.array(fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: "grapheme", maxLength: 120 }), fc.string({ minLength: 190, maxLength: 260 }))), (strings) => {
+      const value = { list: strings, map: Object.fromEntries(strings.filter((k) => k !== "__proto__").map((k, i) => [k, `${i}:${k}`])) };
+      expect(makeDecoder(1 << 20).decode(encoder.encode(value))).toEqual(value);
+    }), { numRuns: 300 });
+  });
+  test("the length limit and a truncated string still throw", () => {
+    expect(() => limited.decode(encoder.encode(["x".repeat(1025)]))).toThrow();
+    const whole = encoder.encode(["hello world"]);
+    expect(() => limited.decode(whole.subarray(0, whole.length - 3))).toThrow();
   });
 });
 
