@@ -3,6 +3,7 @@ import { isChannelName, joinJsonFrames, joinMsgpackFrames, msgFrameJson, msgFram
 import type { Metrics } from "./metrics.ts";
 import type { ClientSocket, Session } from "./session.ts";
 import { variantIndex, type LocalSubscriptions } from "./subscriptions.ts";
+import { TurnBatches } from "./turn-batches.ts";
 
 /**
  * A version 2 batch is sent as soon as it holds this many bytes, without waiting for the end of
@@ -17,7 +18,7 @@ const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * Fan-out: the only caller of server.publish. A message is encoded at most once per encoding
  * (only for encodings that have subscribers) and handed to Bun's native topic fan-out; no JS code
  * here runs per subscriber. Version 2 clients get the messages of one event-loop turn as one
- * WebSocket message per topic (joined at the end of the turn, see enqueue).
+ * WebSocket message per topic (turn-batches.ts).
  *
  * Two doors: publishFromClient (a local client published) and deliverFromPeer (the mesh brought a
  * message from another node). The mesh plugs in through `forward`.
@@ -80,11 +81,11 @@ export class Fanout {
       if (i === senderIn) {
         // ws.publish reaches every subscriber but the sender; a batch cannot leave one reader out,
         // so this message goes alone, after what is already queued for the topic (order holds).
-        if (variant.batch) this.flushTopic(variant.topic);
+        if (variant.batch) this.batches.flush(variant.topic);
         exclude!.publish(variant.topic, frame);
         recipients--;
       } else if (variant.batch) {
-        this.enqueue(variant.topic, frame, bytes);
+        this.batches.add(variant.topic, frame, bytes + 1); // and its separator
       } else {
         this.server.publish(variant.topic, frame);
       }
@@ -93,36 +94,13 @@ export class Fanout {
     }
   }
 
-  /** Frames waiting for the end of this event-loop turn, per version 2 topic, in publish order. */
-  private readonly pending = new Map<string, { frames: (string | Uint8Array)[]; bytes: number }>();
-  private flushScheduled = false;
-
-  private enqueue(topic: string, frame: string | Uint8Array, bytes: number): void {
-    let batch = this.pending.get(topic);
-    if (batch === undefined) {
-      batch = { frames: [], bytes: 0 };
-      this.pending.set(topic, batch);
-    }
-    batch.frames.push(frame);
-    batch.bytes += bytes + 1; // and its separator
-    if (batch.bytes >= BATCH_MAX_BYTES) this.flushTopic(topic);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
-  }
-
-  private flushTopic(topic: string): void {
-    const batch = this.pending.get(topic);
-    if (batch === undefined) return;
-    this.pending.delete(topic);
-    const first = batch.frames[0]!;
-    this.server.publish(topic, typeof first === "string" ? joinJsonFrames(batch.frames as string[]) : joinMsgpackFrames(batch.frames as Uint8Array[]));
-  }
+  /** Version 2 frames waiting for the end of this event-loop turn, per topic, in publish order. */
+  private readonly batches = new TurnBatches<string, string | Uint8Array>(BATCH_MAX_BYTES, (topic, frames) => {
+    this.server.publish(topic, typeof frames[0] === "string" ? joinJsonFrames(frames as string[]) : joinMsgpackFrames(frames as Uint8Array[]));
+  });
 
   /** Sends every waiting batch now: at the end of each turn, and before the node closes its clients. */
-  readonly flush = (): void => {
-    this.flushScheduled = false;
-    for (const topic of [...this.pending.keys()]) this.flushTopic(topic);
-  };
+  flush(): void {
+    this.batches.flushAll();
+  }
 }

@@ -5,6 +5,7 @@ import { PEER_PATH, decodePeerMessage, encodePeerFrame, isMeshFrame, joinPeerFra
 import type { Payload } from "../protocol/index.ts";
 import { AcceptorHandshake, DialerHandshake, refuseFrame } from "./peer-auth.ts";
 import type { Metrics } from "./metrics.ts";
+import { TurnBatches } from "./turn-batches.ts";
 
 /** Largest peer frame: gossip and digests of a few thousand members, or a client payload with its envelope. */
 export const PEER_MAX_FRAME = 4 * 1024 * 1024;
@@ -37,9 +38,6 @@ interface PeerConn {
   timer: ReturnType<typeof setTimeout> | null;
   /** Set when this side closed it, so the close is not reported twice. */
   closed: boolean;
-  /** Encoded mesh frames waiting for the end of this turn, and their total size. */
-  batch: Uint8Array[];
-  batchBytes: number;
 }
 
 /** ws.data for inbound peer sockets (client sockets carry a Session instead). */
@@ -82,19 +80,15 @@ export class PeerLinks {
   /** The frame last encoded, so a data frame sent to several tree children is encoded once. */
   private lastFrame: PeerFrame | null = null;
   private lastBytes: Uint8Array | null = null;
-  /** Links with a batch waiting, and whether a flush is scheduled for the end of this turn. */
-  private readonly unflushed = new Set<PeerConn>();
-  private flushScheduled = false;
+  /** Encoded mesh frames per link, leaving as one WebSocket message (see decodePeerMessage) at the end of the turn. */
+  private readonly batches = new TurnBatches<PeerConn, Uint8Array>(BATCH_MAX_BYTES, (conn, frames) => {
+    if (!conn.closed) conn.send(joinPeerFrames(frames));
+  });
   /** The core's info-level log lines (joins, leaves, suspect and dead verdicts, link changes), newest last. */
   private readonly recent: { at: string; message: string }[] = [];
   /** Opens waiting for the core's answer, by request number. */
   private readonly opens = new Map<number, { resolve: (r: ChannelRecord) => void; reject: (e: Error) => void }>();
   private nextOpen = 1;
-  private readonly flushAll = (): void => {
-    this.flushScheduled = false;
-    for (const conn of this.unflushed) this.flush(conn);
-    this.unflushed.clear();
-  };
 
   constructor(
     private readonly self: PeerInfo,
@@ -193,8 +187,6 @@ export class PeerLinks {
       label: ws.data.remote,
       timer: null,
       closed: false,
-      batch: [],
-      batchBytes: 0,
     };
     ws.data.conn = conn;
     this.armHandshakeTimer(conn);
@@ -220,7 +212,7 @@ export class PeerLinks {
         if (!conn) return;
         const bytes = this.encode(d.frame);
         this.count(d.frame, bytes.byteLength, "out");
-        this.enqueue(conn, bytes);
+        this.batches.add(conn, bytes, bytes.byteLength);
         return;
       }
       case "close": {
@@ -262,30 +254,6 @@ export class PeerLinks {
     return this.lastBytes!;
   }
 
-  /**
-   * Queues a mesh frame for its link. Frames queued in one turn of the event loop leave together,
-   * in order, as one WebSocket message (see decodePeerMessage), at the end of the turn: the latency
-   * this adds is the rest of the current turn, and a relay under load makes one send per batch.
-   */
-  private enqueue(conn: PeerConn, bytes: Uint8Array): void {
-    conn.batch.push(bytes);
-    conn.batchBytes += bytes.byteLength;
-    if (conn.batchBytes >= BATCH_MAX_BYTES) return this.flush(conn);
-    this.unflushed.add(conn);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushAll);
-    }
-  }
-
-  private flush(conn: PeerConn): void {
-    if (conn.batch.length === 0) return;
-    const message = joinPeerFrames(conn.batch);
-    conn.batch = [];
-    conn.batchBytes = 0;
-    if (!conn.closed) conn.send(message);
-  }
-
   private dial(address: string): void {
     let url: string;
     try {
@@ -308,8 +276,6 @@ export class PeerLinks {
       label: address,
       timer: null,
       closed: false,
-      batch: [],
-      batchBytes: 0,
     };
     this.armHandshakeTimer(conn);
     ws.onopen = () => conn.send(encodePeerFrame(handshake.hello()));
@@ -423,7 +389,7 @@ export class PeerLinks {
 
   private closeConn(conn: PeerConn, code: number, reason: string): void {
     if (conn.closed) return;
-    this.flush(conn); // a LEAVE queued just before must still go out
+    this.batches.flush(conn); // a LEAVE queued just before must still go out
     conn.closed = true;
     try {
       conn.close(code, reason);
