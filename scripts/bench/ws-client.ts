@@ -183,13 +183,20 @@ export class WsClient {
     return client;
   }
 
-  /** Queues a frame (a string as text, bytes as binary); frames queued in one tick go out in one write. */
+  /**
+   * Queues a frame (a string as text, bytes as binary); frames queued in one event-loop turn go out
+   * in one write. Why setImmediate and not a microtask: the closed loop tops its window up from
+   * every subscriber's read, and microtasks run after each read's callback, so a microtask flush
+   * made one write(2) per read. On loopback the sender's write also runs the receiver's TCP input,
+   * so those writes were 32% of the generator's CPU under fan-out; one write per turn took the
+   * generator from 6.8M to 10.5M deliveries/s against the same server.
+   */
   send(frame: string | Uint8Array): void {
     if (this.closed) return;
     this.queue.push(frame);
     if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(this.flush);
+      setImmediate(this.flush);
     }
   }
 
@@ -336,7 +343,7 @@ export class WsClient {
     return at + 4;
   }
 
-  /** Sends every queued frame in one write. A bound method, so queueMicrotask needs no closure per send. */
+  /** Sends every queued frame in one write. A bound method, so setImmediate needs no closure per send. */
   private readonly flush = (): void => {
     this.flushQueued = false;
     const frames = this.queue;
