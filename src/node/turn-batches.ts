@@ -5,7 +5,14 @@
  * both batch this way.
  */
 export class TurnBatches<K, F> {
-  private readonly pending = new Map<K, { frames: F[]; bytes: number }>();
+  /**
+   * Batches of this turn. Why two maps swapped at the end of a turn rather than one emptied key by
+   * key: with many channels each batch holds one frame, and a Map set and delete per frame (plus a
+   * copy of the keys to delete safely) cost 14% of a node's CPU at 1,000 channels; iterating and
+   * clearing is what the raw Bun ceiling does.
+   */
+  private pending = new Map<K, Batch<F>>();
+  private spare = new Map<K, Batch<F>>();
   private scheduled = false;
 
   /**
@@ -20,14 +27,15 @@ export class TurnBatches<K, F> {
 
   /** Queues a frame of `bytes` (counted against maxBytes) for `key`. */
   add(key: K, frame: F, bytes: number): void {
-    let batch = this.pending.get(key);
+    const batch = this.pending.get(key);
     if (batch === undefined) {
-      batch = { frames: [], bytes: 0 };
-      this.pending.set(key, batch);
+      this.pending.set(key, { frames: [frame], bytes });
+      if (bytes >= this.maxBytes) return this.flush(key);
+    } else {
+      batch.frames.push(frame);
+      batch.bytes += bytes;
+      if (batch.bytes >= this.maxBytes) return this.flush(key);
     }
-    batch.frames.push(frame);
-    batch.bytes += bytes;
-    if (batch.bytes >= this.maxBytes) return this.flush(key);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flushAll);
@@ -45,6 +53,16 @@ export class TurnBatches<K, F> {
   /** Sends every waiting batch now: at the end of each turn, and before a close. */
   readonly flushAll = (): void => {
     this.scheduled = false;
-    for (const key of [...this.pending.keys()]) this.flush(key);
+    // Frames added while these are sent (a send that closes a link, say) go to the fresh map.
+    const batches = this.pending;
+    this.pending = this.spare;
+    for (const [key, batch] of batches) this.send(key, batch.frames);
+    batches.clear();
+    this.spare = batches;
   };
+}
+
+interface Batch<F> {
+  frames: F[];
+  bytes: number;
 }
