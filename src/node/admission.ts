@@ -1,5 +1,6 @@
 import type { ChannelRecord } from "../mesh/index.ts";
 import type { ErrorCode } from "../protocol/index.ts";
+import { ChannelMap } from "./channel-map.ts";
 import type { Admitted, ClientSocket } from "./session.ts";
 
 /** The outcome of admitting a client to a channel: the instance it may use, or the refusal. */
@@ -95,8 +96,8 @@ export class ChannelAdmission {
       const verdict = await this.verify(record, password, ours);
       if (!verdict.ok) return verdict;
       if (this.deps.channel(channel)?.instance !== record.instance) continue;
-      const all = (ws.data.admitted ??= new Map());
-      if (all.size >= MAX_ADMITTED) all.delete(all.keys().next().value!);
+      const all = (ws.data.admitted ??= new ChannelMap());
+      if (all.size >= MAX_ADMITTED) all.delete(all.firstKey()!);
       const admitted: Admitted = { instance: record.instance, n: 0 };
       all.set(channel, admitted);
       return { ok: true, admitted };

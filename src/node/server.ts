@@ -12,6 +12,7 @@ import {
   type Payload,
 } from "../protocol/index.ts";
 import { ChannelAdmission } from "./admission.ts";
+import { ChannelMap } from "./channel-map.ts";
 import { timing, type ChannelRecord } from "../mesh/index.ts";
 import { ClientHandler } from "./client-handler.ts";
 import type { Config } from "./config.ts";
@@ -140,7 +141,7 @@ export function startNode(config: Config, deps: NodeDeps): RelayNode {
             id: `${idTag}.${(nextClient++).toString(36)}`,
             encoding: picked.encoding,
             batch: picked.batch,
-            subs: new Map(),
+            subs: new ChannelMap(),
             admitted: null,
             admitting: null,
             echo: null,

@@ -1,5 +1,6 @@
 import type { ServerWebSocket } from "bun";
 import type { Encoding } from "../protocol/index.ts";
+import type { ChannelMap } from "./channel-map.ts";
 
 /** Per-connection state, held in Bun's `ws.data`. Kept small: 5,000 idle clients should cost a few MiB. */
 export interface Session {
@@ -12,12 +13,12 @@ export interface Session {
   /** Protocol version 2: messages to this client are batched, several frames per WebSocket message. */
   batch: boolean;
   /** Channels this client subscribes to, each with the channel instance it was admitted to. */
-  subs: Map<string, string>;
+  subs: ChannelMap<string>;
   /**
    * Channels this client passed admission for (password checked once), with the instance; null
    * while there are none. Publishing to an instance listed here needs no check.
    */
-  admitted: Map<string, Admitted> | null;
+  admitted: ChannelMap<Admitted> | null;
   /** Admission checks in flight per channel (admission.ts chains them to keep frame order); null while none. */
   admitting: Map<string, Promise<import("./admission.ts").Admission>> | null;
   /** Channels where this client asked to receive its own publishes; null while there are none. */
