@@ -2,7 +2,7 @@ import type { Server } from "bun";
 import { isChannelName, joinJsonFrames, joinMsgpackFrames, msgFrameJson, msgFrameMsgpack, payloadToJson, utf8Length, type JsonPayload, type Payload } from "../protocol/index.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ClientSocket, Session } from "./session.ts";
-import { variantIndex, type LocalSubscriptions } from "./subscriptions.ts";
+import { variantIndex, type LocalSubscriptions, type TopicVariant } from "./subscriptions.ts";
 import { TurnBatches } from "./turn-batches.ts";
 
 /**
@@ -81,11 +81,11 @@ export class Fanout {
       if (i === senderIn) {
         // ws.publish reaches every subscriber but the sender; a batch cannot leave one reader out,
         // so this message goes alone, after what is already queued for the topic (order holds).
-        if (variant.batch) this.batches.flush(variant.topic);
+        if (variant.batch) this.batches.flush(variant);
         exclude!.publish(variant.topic, frame);
         recipients--;
       } else if (variant.batch) {
-        this.batches.add(variant.topic, frame, bytes + 1); // and its separator
+        this.batches.add(variant, frame, bytes + 1); // and its separator
       } else {
         this.server.publish(variant.topic, frame);
       }
@@ -95,7 +95,7 @@ export class Fanout {
   }
 
   /** Version 2 frames waiting for the end of this event-loop turn, per topic, in publish order. */
-  private readonly batches = new TurnBatches<string, string | Uint8Array>(BATCH_MAX_BYTES, (topic, frames) => {
+  private readonly batches = new TurnBatches<TopicVariant, string | Uint8Array>(BATCH_MAX_BYTES, ({ topic }, frames) => {
     this.server.publish(topic, typeof frames[0] === "string" ? joinJsonFrames(frames as string[]) : joinMsgpackFrames(frames as Uint8Array[]));
   });
 

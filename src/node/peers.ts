@@ -5,7 +5,7 @@ import { PEER_PATH, decodePeerMessage, encodePeerFrame, isMeshFrame, joinPeerFra
 import type { Payload } from "../protocol/index.ts";
 import { AcceptorHandshake, DialerHandshake, refuseFrame } from "./peer-auth.ts";
 import type { Metrics } from "./metrics.ts";
-import { TurnBatches } from "./turn-batches.ts";
+import { TurnBatches, type Batch } from "./turn-batches.ts";
 
 /** Largest peer frame: gossip and digests of a few thousand members, or a client payload with its envelope. */
 export const PEER_MAX_FRAME = 4 * 1024 * 1024;
@@ -38,6 +38,8 @@ interface PeerConn {
   timer: ReturnType<typeof setTimeout> | null;
   /** Set when this side closed it, so the close is not reported twice. */
   closed: boolean;
+  /** Frames waiting for the end of this event-loop turn (TurnBatches). */
+  pending: Batch<Uint8Array> | null;
 }
 
 /** ws.data for inbound peer sockets (client sockets carry a Session instead). */
@@ -187,6 +189,7 @@ export class PeerLinks {
       label: ws.data.remote,
       timer: null,
       closed: false,
+      pending: null,
     };
     ws.data.conn = conn;
     this.armHandshakeTimer(conn);
@@ -276,6 +279,7 @@ export class PeerLinks {
       label: address,
       timer: null,
       closed: false,
+      pending: null,
     };
     this.armHandshakeTimer(conn);
     ws.onopen = () => conn.send(encodePeerFrame(handshake.hello()));

@@ -1,6 +1,7 @@
 import type { Encoding } from "../protocol/index.ts";
 import type { ClientSocket } from "./session.ts";
 import { topicOf } from "./session.ts";
+import type { Batch } from "./turn-batches.ts";
 
 /** One of the four ways a client receives: JSON or MessagePack, each in protocol version 1 or 2. */
 export interface TopicVariant {
@@ -10,6 +11,8 @@ export interface TopicVariant {
   readonly topic: string;
   /** Local subscribers in this variant. */
   count: number;
+  /** Version 2 frames waiting for the end of this event-loop turn (fanout.ts's TurnBatches). */
+  pending: Batch<string | Uint8Array> | null;
 }
 
 /**
@@ -25,7 +28,7 @@ export function variantIndex(encoding: Encoding, batch: boolean): number {
 }
 
 function instanceTopics(instance: string): InstanceTopics {
-  const v = (encoding: Encoding, batch: boolean): TopicVariant => ({ encoding, batch, topic: topicOf(encoding, batch, instance), count: 0 });
+  const v = (encoding: Encoding, batch: boolean): TopicVariant => ({ encoding, batch, topic: topicOf(encoding, batch, instance), count: 0, pending: null });
   return [v("json", false), v("json", true), v("msgpack", false), v("msgpack", true)];
 }
 
