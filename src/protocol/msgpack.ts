@@ -33,6 +33,14 @@ interface DecoderInternals {
   decodeUtf8String(byteLength: number, headerOffset: number): string;
 }
 
+/**
+ * Where `decoder` stands in the buffer it reads: while decodeMulti is paused after yielding a
+ * value, the end of that value's bytes. peer.ts uses it to hand a relay each DATA frame's own bytes.
+ */
+export function decoderPosition(decoder: Decoder): number {
+  return (decoder as unknown as DecoderInternals).pos;
+}
+
 /** Strings longer than this keep the library's own path (it switches to TextDecoder at 200 bytes). */
 const NATIVE_STRING_MAX = 200;
 const nodeUtf8Slice = (globalThis as { Buffer?: { prototype: { utf8Slice?: (this: Uint8Array, start: number, end: number) => string } } }).Buffer?.prototype.utf8Slice;
