@@ -88,6 +88,8 @@ interface Outbox {
 
 /** Most records in one gossip frame, so a frame stays far below the peer frame size limit. */
 const GOSSIP_CHUNK = 256;
+/** Routes kept between graph or interest changes (origins x channels seen); past it they are recomputed from empty. */
+const ROUTE_MEMO_MAX = 4096;
 
 /**
  * The mesh core: a pure state machine. `handle(event, now)` returns what the shell must do; no
@@ -154,6 +156,8 @@ export class Mesh {
   private out: Directive[] = [];
   /** `now` of the event being handled, for the few helpers deep in a call that need it. */
   private clock = 0;
+  /** forward()'s targets per origin and channel, for the graph and interest index they were computed from (see targets()). */
+  private routes: { graph: number; interest: number; size: number; byOrigin: Map<NodeName, Map<string, NodeName[] | null>> } = { graph: -1, interest: -1, size: 0, byOrigin: new Map() };
   private readonly counters: MeshStats = { routed: 0, delivered: 0, duplicates: 0, dropped: 0, fallbacks: 0, membershipChanges: 0, lateDropped: 0 };
 
   constructor(
@@ -798,26 +802,54 @@ export class Mesh {
    */
   private forward(frame: Extract<PeerFrame, { t: "data" }>, from: LinkId | null): void {
     if (!this.wantedElsewhere(frame.channel)) return;
-    const wanted = this.interest.nodesFor(frame.channel)!;
-    const tree = this.graph.tree(frame.origin);
-    const previous = this.graph.previousTree(frame.origin, this.clock);
-    // A node that withdrew its links (leaving) is in no current tree, but still in the previous one.
-    if (!tree.tin.has(this.self.name) && !previous?.tin.has(this.self.name)) {
+    const targets = this.targets(frame.origin, frame.channel);
+    if (targets === null) {
       // The origin's links are not known here yet: flood once; dedup stops the copies.
       this.counters.fallbacks++;
       for (const id of this.linkMap.keys()) if (id !== from) this.sendData(id, frame);
       return;
     }
-    const targets = tree.tin.has(this.self.name) ? childrenToward(tree, this.self.name, wanted) : new Set<NodeName>();
-    if (previous?.tin.has(this.self.name)) for (const child of childrenToward(previous, this.self.name, wanted)) targets.add(child);
     for (const child of targets) {
       const id = this.byPeer.get(child);
       if (id === undefined) {
-        if (tree.children.get(this.self.name)?.includes(child)) this.counters.dropped++;
+        if (this.graph.tree(frame.origin).children.get(this.self.name)?.includes(child)) this.counters.dropped++;
       } else if (id !== from) {
         this.sendData(id, frame);
       }
     }
+  }
+
+  /**
+   * The children to send a message of `origin` on `channel` to: those of the origin's current tree
+   * and, during a transition, of its previous one too; null when this node is in neither tree.
+   * Outside transitions the answer depends only on the graph and the interest index, so it is kept
+   * per origin and channel until either changes: looking the tree up for every message was a fifth
+   * of a relaying node's CPU.
+   */
+  private targets(origin: NodeName, channel: string): Iterable<NodeName> | null {
+    const wanted = this.interest.nodesFor(channel)!;
+    const previous = this.graph.previousTree(origin, this.clock);
+    if (previous === null) {
+      if (this.routes.graph !== this.graph.changes || this.routes.interest !== this.interest.changes || this.routes.size >= ROUTE_MEMO_MAX) {
+        this.routes = { graph: this.graph.changes, interest: this.interest.changes, size: 0, byOrigin: new Map() };
+      }
+      let byChannel = this.routes.byOrigin.get(origin);
+      if (byChannel === undefined) this.routes.byOrigin.set(origin, (byChannel = new Map()));
+      let children = byChannel.get(channel);
+      if (children === undefined) {
+        const tree = this.graph.tree(origin);
+        children = tree.tin.has(this.self.name) ? [...childrenToward(tree, this.self.name, wanted)] : null;
+        byChannel.set(channel, children);
+        this.routes.size++;
+      }
+      return children;
+    }
+    const tree = this.graph.tree(origin);
+    // A node that withdrew its links (leaving) is in no current tree, but still in the previous one.
+    if (!tree.tin.has(this.self.name) && !previous.tin.has(this.self.name)) return null;
+    const targets = tree.tin.has(this.self.name) ? childrenToward(tree, this.self.name, wanted) : new Set<NodeName>();
+    if (previous.tin.has(this.self.name)) for (const child of childrenToward(previous, this.self.name, wanted)) targets.add(child);
+    return targets;
   }
 
   /** True when some node other than this one has subscribers for the channel. */
