@@ -1,4 +1,5 @@
 import { Decoder, Encoder } from "@msgpack/msgpack";
+import { SHORT_MAX, ShortStrings } from "./short-strings.ts";
 
 /**
  * MessagePack codecs with size limits set before anything is allocated.
@@ -45,6 +46,9 @@ export function decoderPosition(decoder: Decoder): number {
 const NATIVE_STRING_MAX = 200;
 const nodeUtf8Slice = (globalThis as { Buffer?: { prototype: { utf8Slice?: (this: Uint8Array, start: number, end: number) => string } } }).Buffer?.prototype.utf8Slice;
 const textDecoder = new TextDecoder();
+const utf8 = (bytes: Uint8Array, start: number, end: number): string => (nodeUtf8Slice ? nodeUtf8Slice.call(bytes, start, end) : textDecoder.decode(bytes.subarray(start, end)));
+/** Shared by every decoder: the same names and channels recur across peer and client frames alike. */
+const shortStrings = new ShortStrings();
 
 /**
  * Decodes short strings natively. The library decodes strings under 200 bytes in JavaScript, one
@@ -53,6 +57,7 @@ const textDecoder = new TextDecoder();
  * Bun's Buffer#utf8Slice takes ~70 ns for 64 bytes against ~630 ns; browsers get TextDecoder (~100
  * ns). Map keys (cached by the library) and anything unusual go through the original method, which
  * keeps every length check and error. Invalid UTF-8 becomes U+FFFD here, as TextDecoder makes it.
+ * Strings of up to SHORT_MAX bytes come from a small cache by their bytes (short-strings.ts).
  */
 function withNativeStrings(decoder: Decoder): Decoder {
   const d = decoder as unknown as DecoderInternals;
@@ -65,7 +70,7 @@ function withNativeStrings(decoder: Decoder): Decoder {
       return original.call(this, byteLength, headerOffset);
     }
     this.pos = end;
-    return nodeUtf8Slice ? nodeUtf8Slice.call(this.bytes, start, end) : textDecoder.decode(this.bytes.subarray(start, end));
+    return byteLength <= SHORT_MAX ? shortStrings.get(this.bytes, start, end, utf8) : utf8(this.bytes, start, end);
   };
   return decoder;
 }
