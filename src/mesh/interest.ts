@@ -12,6 +12,9 @@ export class InterestTable {
   /** channel -> nodes that want it: the index routing reads for every message. */
   private readonly byChannel = new Map<string, Set<NodeName>>();
 
+  /** Bumped whenever byChannel changes, so a route computed from it can tell it is still current. */
+  private changeCount = 0;
+
   /** Own pending changes since the last flush: channel -> wanted. */
   private readonly pending = new Map<string, boolean>();
 
@@ -25,6 +28,11 @@ export class InterestTable {
   /** Nodes interested in a channel (own node included when it has local subscribers). */
   nodesFor(channel: string): ReadonlySet<NodeName> | undefined {
     return this.byChannel.get(channel);
+  }
+
+  /** Changes to nodesFor() so far: anything computed from it under another count is stale. */
+  get changes(): number {
+    return this.changeCount;
   }
 
   /** True when this node itself has local subscribers for the channel. */
@@ -139,10 +147,11 @@ export class InterestTable {
     let set = this.byChannel.get(channel);
     if (on) {
       if (!set) this.byChannel.set(channel, (set = new Set()));
+      if (set.has(name)) return;
       set.add(name);
-    } else if (set) {
-      set.delete(name);
+    } else if (set?.delete(name)) {
       if (set.size === 0) this.byChannel.delete(channel);
-    }
+    } else return;
+    this.changeCount++;
   }
 }

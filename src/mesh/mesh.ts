@@ -22,7 +22,7 @@ import {
 import { ChannelRegistry } from "./channels.ts";
 import { LoadTable } from "./load.ts";
 import { DedupWindow } from "./dedup.ts";
-import { LinkStateGraph, type Tree, type TreeCache } from "./graph.ts";
+import { LinkStateGraph, TRANSITION_MS, type Tree, type TreeCache } from "./graph.ts";
 import { InterestTable } from "./interest.ts";
 import { MemberTable, supersedes } from "./members.ts";
 import { Overlay, type Link } from "./overlay.ts";
@@ -88,6 +88,8 @@ interface Outbox {
 
 /** Most records in one gossip frame, so a frame stays far below the peer frame size limit. */
 const GOSSIP_CHUNK = 256;
+/** Routes kept between graph or interest changes (origins x channels seen); past it they are recomputed from empty. */
+const ROUTE_MEMO_MAX = 4096;
 
 /**
  * The mesh core: a pure state machine. `handle(event, now)` returns what the shell must do; no
@@ -154,6 +156,11 @@ export class Mesh {
   private out: Directive[] = [];
   /** `now` of the event being handled, for the few helpers deep in a call that need it. */
   private clock = 0;
+  /** forward()'s targets per origin and channel, for the graph, interest index and transition state they were computed under (see targets()). */
+  private routes: { graph: number; interest: number; transition: boolean; size: number; byOrigin: Map<NodeName, Map<string, Iterable<NodeName> | null>> } = { graph: -1, interest: -1, transition: false, size: 0, byOrigin: new Map() };
+  /** graph.changes as of the end of the last event, and when it last moved: the graph's previous tree lasts TRANSITION_MS from then. */
+  private graphSeen = -1;
+  private graphChangedAt = -Infinity;
   private readonly counters: MeshStats = { routed: 0, delivered: 0, duplicates: 0, dropped: 0, fallbacks: 0, membershipChanges: 0, lateDropped: 0 };
 
   constructor(
@@ -234,6 +241,10 @@ export class Mesh {
         break;
     }
     if (this.counters.membershipChanges !== this.registryTerm && !this.left) this.onMembershipChanged(now);
+    if (this.graph.changes !== this.graphSeen) {
+      this.graphSeen = this.graph.changes;
+      this.graphChangedAt = now; // every graph change is made while handling an event, at its `now`
+    }
     return this.out;
   }
 
@@ -798,26 +809,64 @@ export class Mesh {
    */
   private forward(frame: Extract<PeerFrame, { t: "data" }>, from: LinkId | null): void {
     if (!this.wantedElsewhere(frame.channel)) return;
-    const wanted = this.interest.nodesFor(frame.channel)!;
-    const tree = this.graph.tree(frame.origin);
-    const previous = this.graph.previousTree(frame.origin, this.clock);
-    // A node that withdrew its links (leaving) is in no current tree, but still in the previous one.
-    if (!tree.tin.has(this.self.name) && !previous?.tin.has(this.self.name)) {
+    const targets = this.targets(frame.origin, frame.channel);
+    if (targets === null) {
       // The origin's links are not known here yet: flood once; dedup stops the copies.
       this.counters.fallbacks++;
       for (const id of this.linkMap.keys()) if (id !== from) this.sendData(id, frame);
       return;
     }
-    const targets = tree.tin.has(this.self.name) ? childrenToward(tree, this.self.name, wanted) : new Set<NodeName>();
-    if (previous?.tin.has(this.self.name)) for (const child of childrenToward(previous, this.self.name, wanted)) targets.add(child);
     for (const child of targets) {
       const id = this.byPeer.get(child);
       if (id === undefined) {
-        if (tree.children.get(this.self.name)?.includes(child)) this.counters.dropped++;
+        if (this.graph.tree(frame.origin).children.get(this.self.name)?.includes(child)) this.counters.dropped++;
       } else if (id !== from) {
         this.sendData(id, frame);
       }
     }
+  }
+
+  /**
+   * The children to send a message of `origin` on `channel` to: those of the origin's current tree
+   * and, during a transition, of its previous one too; null when this node is in neither tree.
+   * The answer depends only on the graph, the interest index and whether the graph's previous tree
+   * is still held, so it is kept per origin and channel until one of them moves: looking the trees
+   * up for every message was a fifth of a relaying node's CPU. The transition is judged from when
+   * the graph last changed (handle() notes it) so no tree lookup is needed; an entry is computed
+   * from the graph's own previousTree(), so were that judgement ever late, an entry would only add
+   * the previous tree's children for a while (copies the dedup window drops), never miss any.
+   */
+  private targets(origin: NodeName, channel: string): Iterable<NodeName> | null {
+    if (this.graph.changes !== this.graphSeen) {
+      // Changed during this event: handle() notes it at the end, at this same `now`.
+      this.graphSeen = this.graph.changes;
+      this.graphChangedAt = this.clock;
+    }
+    const transition = this.clock - this.graphChangedAt < TRANSITION_MS;
+    const routes = this.routes;
+    if (routes.graph !== this.graphSeen || routes.interest !== this.interest.changes || routes.transition !== transition || routes.size >= ROUTE_MEMO_MAX) {
+      this.routes = { graph: this.graphSeen, interest: this.interest.changes, transition, size: 0, byOrigin: new Map() };
+    }
+    let byChannel = this.routes.byOrigin.get(origin);
+    if (byChannel === undefined) this.routes.byOrigin.set(origin, (byChannel = new Map()));
+    let children = byChannel.get(channel);
+    if (children === undefined) {
+      children = this.computeTargets(origin, channel);
+      byChannel.set(channel, children);
+      this.routes.size++;
+    }
+    return children;
+  }
+
+  private computeTargets(origin: NodeName, channel: string): NodeName[] | null {
+    const wanted = this.interest.nodesFor(channel)!;
+    const tree = this.graph.tree(origin);
+    const previous = this.graph.previousTree(origin, this.clock);
+    // A node that withdrew its links (leaving) is in no current tree, but still in the previous one.
+    if (!tree.tin.has(this.self.name) && !previous?.tin.has(this.self.name)) return null;
+    const targets = tree.tin.has(this.self.name) ? childrenToward(tree, this.self.name, wanted) : new Set<NodeName>();
+    if (previous?.tin.has(this.self.name)) for (const child of childrenToward(previous, this.self.name, wanted)) targets.add(child);
+    return [...targets];
   }
 
   /** True when some node other than this one has subscribers for the channel. */

@@ -2,6 +2,7 @@ import type { ServerWebSocket } from "bun";
 import type { ConsolaInstance } from "consola/core";
 import { Mesh, timing, type ChannelRecord, type Directive, type LinkId, type MeshEvent, type PeerFrame, type PeerInfo } from "../mesh/index.ts";
 import { PEER_PATH, decodePeerMessage, encodePeerFrame, isMeshFrame, joinPeerFrames, type WireFrame } from "../protocol/peer.ts";
+import { forwardedDataBytes } from "../protocol/data-forward.ts";
 import type { Payload } from "../protocol/index.ts";
 import { AcceptorHandshake, DialerHandshake, refuseFrame } from "./peer-auth.ts";
 import type { Metrics } from "./metrics.ts";
@@ -82,6 +83,9 @@ export class PeerLinks {
   /** The frame last encoded, so a data frame sent to several tree children is encoded once. */
   private lastFrame: PeerFrame | null = null;
   private lastBytes: Uint8Array | null = null;
+  /** The DATA frame the core is handling and its bytes as received, so forwarding it patches hops instead of encoding (data-forward.ts). */
+  private receivedFrame: Extract<PeerFrame, { t: "data" }> | null = null;
+  private receivedBytes: Uint8Array | null = null;
   /** Encoded mesh frames per link, leaving as one WebSocket message (see decodePeerMessage) at the end of the turn. */
   private readonly batches = new TurnBatches<PeerConn, Uint8Array>(BATCH_MAX_BYTES, (conn, frames) => {
     if (!conn.closed) conn.send(joinPeerFrames(frames));
@@ -252,7 +256,8 @@ export class PeerLinks {
   private encode(frame: PeerFrame): Uint8Array {
     if (frame !== this.lastFrame) {
       this.lastFrame = frame;
-      this.lastBytes = encodePeerFrame(frame);
+      const received = this.receivedFrame;
+      this.lastBytes = (frame.t === "data" && received !== null ? forwardedDataBytes(received, this.receivedBytes!, frame) : null) ?? encodePeerFrame(frame);
     }
     return this.lastBytes!;
   }
@@ -335,7 +340,16 @@ export class PeerLinks {
       if (!isMeshFrame(frame)) return this.badFrame(conn, `a ${frame.t} frame after the handshake`);
       if (!counted) this.count(frame, bytes.byteLength, "in");
       counted = true;
-      this.handle({ type: "frame", link: conn.link, frame });
+      if (frame.t === "data" && one.bytes !== undefined) {
+        this.receivedFrame = frame;
+        this.receivedBytes = one.bytes;
+      }
+      try {
+        this.handle({ type: "frame", link: conn.link, frame });
+      } finally {
+        this.receivedFrame = null;
+        this.receivedBytes = null;
+      }
     }
   }
 

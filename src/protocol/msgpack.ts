@@ -1,4 +1,5 @@
 import { Decoder, Encoder } from "@msgpack/msgpack";
+import { SHORT_MAX, ShortStrings } from "./short-strings.ts";
 
 /**
  * MessagePack codecs with size limits set before anything is allocated.
@@ -33,10 +34,21 @@ interface DecoderInternals {
   decodeUtf8String(byteLength: number, headerOffset: number): string;
 }
 
+/**
+ * Where `decoder` stands in the buffer it reads: while decodeMulti is paused after yielding a
+ * value, the end of that value's bytes. peer.ts uses it to hand a relay each DATA frame's own bytes.
+ */
+export function decoderPosition(decoder: Decoder): number {
+  return (decoder as unknown as DecoderInternals).pos;
+}
+
 /** Strings longer than this keep the library's own path (it switches to TextDecoder at 200 bytes). */
 const NATIVE_STRING_MAX = 200;
 const nodeUtf8Slice = (globalThis as { Buffer?: { prototype: { utf8Slice?: (this: Uint8Array, start: number, end: number) => string } } }).Buffer?.prototype.utf8Slice;
 const textDecoder = new TextDecoder();
+const utf8 = (bytes: Uint8Array, start: number, end: number): string => (nodeUtf8Slice ? nodeUtf8Slice.call(bytes, start, end) : textDecoder.decode(bytes.subarray(start, end)));
+/** Shared by every decoder: the same names and channels recur across peer and client frames alike. */
+const shortStrings = new ShortStrings();
 
 /**
  * Decodes short strings natively. The library decodes strings under 200 bytes in JavaScript, one
@@ -45,6 +57,7 @@ const textDecoder = new TextDecoder();
  * Bun's Buffer#utf8Slice takes ~70 ns for 64 bytes against ~630 ns; browsers get TextDecoder (~100
  * ns). Map keys (cached by the library) and anything unusual go through the original method, which
  * keeps every length check and error. Invalid UTF-8 becomes U+FFFD here, as TextDecoder makes it.
+ * Strings of up to SHORT_MAX bytes come from a small cache by their bytes (short-strings.ts).
  */
 function withNativeStrings(decoder: Decoder): Decoder {
   const d = decoder as unknown as DecoderInternals;
@@ -57,7 +70,7 @@ function withNativeStrings(decoder: Decoder): Decoder {
       return original.call(this, byteLength, headerOffset);
     }
     this.pos = end;
-    return nodeUtf8Slice ? nodeUtf8Slice.call(this.bytes, start, end) : textDecoder.decode(this.bytes.subarray(start, end));
+    return byteLength <= SHORT_MAX ? shortStrings.get(this.bytes, start, end, utf8) : utf8(this.bytes, start, end);
   };
   return decoder;
 }

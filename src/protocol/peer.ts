@@ -2,7 +2,7 @@ import type { Decoder } from "@msgpack/msgpack";
 import { isChannelName } from "./channel.ts";
 import { MAX_PAYLOAD_DEPTH } from "./client.ts";
 import { concatBytes } from "./bytes.ts";
-import { encoder, makeDecoder } from "./msgpack.ts";
+import { decoderPosition, encoder, makeDecoder } from "./msgpack.ts";
 import { DEPTH_SCAN_FROM_BYTES, msgpackTooDeep } from "./depth.ts";
 import type { CallBody, ChannelRecord, DigestEntry, InterestUpdate, LoadRecord, Lsa, MemberRecord, MemberState, NodeName, PeerFrame } from "./peer-frames.ts";
 
@@ -151,8 +151,12 @@ export function isMeshFrame(frame: WireFrame): frame is PeerFrame {
   return PEER_FRAME_TYPES[frame.t] >= PEER_FRAME_TYPES.ping;
 }
 
-/** The outcome of decoding one peer frame; `reason` is for a debug log, never sent back. */
-export type PeerDecoded = { ok: true; frame: WireFrame } | { ok: false; reason: string };
+/**
+ * The outcome of decoding one peer frame; `reason` is for a debug log, never sent back. A DATA
+ * frame from decodePeerMessage also carries its own bytes (a view into the message), so a relay
+ * can forward it without encoding it again (data-forward.ts).
+ */
+export type PeerDecoded = { ok: true; frame: WireFrame; bytes?: Uint8Array } | { ok: false; reason: string };
 
 /** Encodes a frame as `[type, ...fields]`. Trusts its input: values come from this node. */
 export function encodePeerFrame(frame: WireFrame): Uint8Array {
@@ -251,9 +255,15 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes: number): PeerDeco
   if (bytes.byteLength > maxBytes) return [{ ok: false, reason: `message of ${bytes.byteLength} bytes is over the limit of ${maxBytes}` }];
   if (bytes.byteLength >= DEPTH_SCAN_FROM_BYTES && msgpackTooDeep(bytes, MAX_FRAME_DEPTH)) return [{ ok: false, reason: `message nests deeper than ${MAX_FRAME_DEPTH} levels` }];
   const out: PeerDecoded[] = [];
+  const decoder = decoderFor(maxBytes);
+  let start = 0;
   try {
-    for (const raw of decoderFor(maxBytes).decodeMulti(bytes)) {
+    for (const raw of decoder.decodeMulti(bytes)) {
+      const end = decoderPosition(decoder);
       const one = readFrame(raw);
+      // Views, not copies: only a relay that forwards the frame copies them (data-forward.ts checks they are this frame's).
+      if (one.ok && one.frame.t === "data" && start < end && end <= bytes.byteLength) one.bytes = bytes.subarray(start, end);
+      start = end;
       out.push(one);
       if (!one.ok) return out;
     }

@@ -19,6 +19,7 @@ import { concatBytes } from "../../src/protocol/bytes.ts";
 import type { CallBody, ChannelRecord } from "../../src/protocol/peer-frames.ts";
 import { PEER_FRAME_TYPES, decodePeerFrame, decodePeerMessage, encodePeerFrame, joinPeerFrames, type PeerDecoded, type WireFrame } from "../../src/protocol/peer.ts";
 import { PEER_MAX_FRAME } from "../../src/node/peers.ts";
+import { forwardedDataBytes } from "../../src/protocol/data-forward.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness
@@ -164,6 +165,17 @@ export function peerResultProblem(out: PeerDecoded): string | null {
       encodePeerFrame(out.frame);
     } catch (err) {
       return `an accepted ${t} frame cannot be re-encoded: ${String(err)}`;
+    }
+    // A relay forwards an accepted DATA frame's own bytes with hops patched: whatever they were,
+    // the patched bytes must decode to the frame with hops + 1 (or not be patched at all).
+    if (out.frame.t === "data" && out.bytes !== undefined) {
+      const forwarded = { ...out.frame, hops: out.frame.hops + 1 };
+      const patched = forwardedDataBytes(out.frame, out.bytes, forwarded);
+      if (patched !== null) {
+        const again = decodePeerFrame(patched, PEER_MAX_FRAME);
+        // Compared by encoding, since a payload may hold values unequal to themselves (an invalid Date).
+        if (!again.ok || !Bun.deepEquals(encodePeerFrame(again.frame), encodePeerFrame(forwarded))) return "patched DATA bytes do not decode to the frame with hops + 1";
+      }
     }
     return null;
   }

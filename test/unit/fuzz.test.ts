@@ -168,8 +168,10 @@ describe("every decoder: round trip", () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.constantFrom(...types), fc.integer()), { minLength: 1, maxLength: 12 }), (specs) => {
         const frames = specs.map(([t, seed]) => randomPeerFrame(new Rng(seed), t));
-        const out = decodePeerMessage(joinPeerFrames(frames.map(encodePeerFrame)), MAX);
-        expect(out).toEqual(frames.map((frame) => ({ ok: true, frame })));
+        const encoded = frames.map(encodePeerFrame);
+        const out = decodePeerMessage(joinPeerFrames(encoded), MAX);
+        // DATA frames come with their own bytes (for a relay to forward, data-forward.ts).
+        expect(out).toEqual(frames.map((frame, i) => (frame.t === "data" ? { ok: true, frame, bytes: encoded[i] } : { ok: true, frame })));
       }),
       { numRuns: 300 },
     );
@@ -257,7 +259,7 @@ describe("every decoder: round trip", () => {
         const batch = decodePeerMessage(joinPeerFrames([encodePeerFrame({ t: "ping", ts: 1 }), encoded]), MAX);
         if (levels <= deepest(bytes)) {
           expect(one).toEqual({ ok: true, frame });
-          expect(batch).toEqual([{ ok: true, frame: { t: "ping", ts: 1 } }, { ok: true, frame }]);
+          expect(batch).toEqual([{ ok: true, frame: { t: "ping", ts: 1 } }, { ok: true, frame, bytes: encoded }]);
         } else {
           expect(one.ok).toBe(false);
           expect(batch.at(-1)!.ok).toBe(false);
