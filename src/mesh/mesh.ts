@@ -278,6 +278,11 @@ export class Mesh {
     return views.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
+  /** One member's record as this node holds it (self included): a look-up, where members() builds every view. */
+  member(name: NodeName): Readonly<MemberRecord> | undefined {
+    return this.table.get(name)?.record;
+  }
+
   /** This node's links (not those being drained away), for /nodes and the dashboard. */
   links(): { link: LinkId; peer: NodeName; rtt: number | null; dialed: boolean }[] {
     return [...this.linkMap.values()].filter((l) => l.drainingSince === null).map((l) => ({ link: l.id, peer: l.peer.name, rtt: l.rtt, dialed: l.dialed }));
