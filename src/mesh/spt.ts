@@ -11,6 +11,11 @@ import type { NodeName } from "./types.ts";
 /** Undirected weighted adjacency: node -> neighbour -> weight (ms). Read-only to everyone but its graph. */
 export type Adjacency = ReadonlyMap<NodeName, ReadonlyMap<NodeName, number>>;
 
+/** All a path search reads of an adjacency: a node's row (a graph's snapshot is a view, not a Map). */
+export interface Rows {
+  get(name: NodeName): ReadonlyMap<NodeName, number> | undefined;
+}
+
 /** A shortest-path tree rooted at one origin, with DFS intervals for O(1) "is n below c" tests. */
 export interface Tree {
   /** Tree children of each node. */
@@ -27,7 +32,7 @@ export interface Tree {
  * parents the smaller name wins, and children are ordered by name, so the tree depends only on
  * the graph, never on the order its rows or LSAs were built in.
  */
-export function shortestPathTree(adj: Adjacency, origin: NodeName): Tree {
+export function shortestPathTree(adj: Rows, origin: NodeName): Tree {
   const dist = new Map<NodeName, number>([[origin, 0]]);
   const parent = new Map<NodeName, NodeName>();
   const done = new Set<NodeName>();
@@ -84,7 +89,7 @@ export function shortestPathTree(adj: Adjacency, origin: NodeName): Tree {
  * Dijkstra from `from` to `to` without the edge from-`avoid` (ms; Infinity if no path). Stops as
  * soon as `to` is settled, so a near peer costs a small part of the graph.
  */
-export function distanceAvoiding(adj: Adjacency, from: NodeName, to: NodeName, avoid: NodeName): number {
+export function distanceAvoiding(adj: Rows, from: NodeName, to: NodeName, avoid: NodeName): number {
   const dist = new Map<NodeName, number>([[from, 0]]);
   const done = new Set<NodeName>();
   const heap = new MinHeap();
