@@ -163,17 +163,13 @@ export class Overlay {
       }
     }
 
-    // Probe members whose RTT is unknown or stale, a few at a time, chosen at random among them
-    // only: upkeep runs every second at every node, over a table of every member.
-    if (this.probing.size < MAX_PROBES_IN_FLIGHT) {
-      const stale = candidates.filter((r) => {
-        const m = members.get(r.name)!;
-        return !this.probing.has(r.name) && !(m.probedAt > 0 && now - m.probedAt < PROBE_TTL_MS);
-      });
-      for (const r of pickRandom(stale, MAX_PROBES_IN_FLIGHT - this.probing.size, this.random)) {
-        this.probing.add(r.name);
-        out.push({ type: "probe", name: r.name, url: r.url });
-      }
+    // Probe members whose RTT is unknown or stale, a few at a time.
+    for (const r of shuffle(candidates, this.random)) {
+      if (this.probing.size >= MAX_PROBES_IN_FLIGHT) break;
+      const m = members.get(r.name)!;
+      if (this.probing.has(r.name) || (m.probedAt > 0 && now - m.probedAt < PROBE_TTL_MS)) continue;
+      this.probing.add(r.name);
+      out.push({ type: "probe", name: r.name, url: r.url });
     }
 
     // Aim for targetLinks, never fewer than MIN_LINKS where that many members exist, never more than --max-peers.
@@ -277,7 +273,14 @@ export class Overlay {
   redirectSample(members: MemberTable, self: NodeName, newcomer: NodeName, graph: LinkStateGraph): MemberRecord[] {
     const alive = [...members.values()].map((m) => m.record).filter((r) => r.state === "alive" && r.name !== self && r.name !== newcomer);
     const room = alive.filter((r) => (graph.get(r.name)?.links.length ?? 0) < this.maxPeers);
-    return pickRandom(room.length > 0 ? room : alive, REDIRECT_SAMPLE, this.random);
+    const pool = room.length > 0 ? room : alive;
+    // A partial Fisher-Yates: the first k of a random permutation.
+    const k = Math.min(REDIRECT_SAMPLE, pool.length);
+    for (let i = 0; i < k; i++) {
+      const j = i + Math.floor(this.random() * (pool.length - i));
+      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    }
+    return pool.slice(0, k);
   }
 
   /** True when `name` is clearly nearer than this node's farthest near link: same region, or by a probe (SWAP_GAIN and SWAP_MIN_GAIN_MS). */
@@ -313,16 +316,12 @@ export class Overlay {
   }
 }
 
-/**
- * Up to k items of `pool` at random, in random order: a partial Fisher-Yates (the first k of a
- * random permutation, k random draws rather than one per item), which reorders `pool` in place.
- * The random source is injected, so the simulator is repeatable.
- */
-function pickRandom<T>(pool: T[], k: number, random: () => number): T[] {
-  const n = Math.min(k, pool.length);
-  for (let i = 0; i < n; i++) {
-    const j = i + Math.floor(random() * (pool.length - i));
-    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+/** A shuffled copy (Fisher-Yates) with the injected random source, so the simulator is repeatable. */
+function shuffle<T>(items: T[], random: () => number): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
   }
-  return pool.slice(0, Math.max(n, 0));
+  return a;
 }
