@@ -553,12 +553,13 @@ export class Mesh {
   private onMembershipChanged(now: number): void {
     this.registryTerm = this.counters.membershipChanges;
     const live: NodeName[] = [];
-    for (const m of this.table.values()) {
-      if (m.record.state === "left") this.quorum.delete(m.record.name);
-      else this.quorum.add(m.record.name);
-      if (m.record.state === "alive" || m.record.state === "suspect") live.push(m.record.name);
+    for (const name of this.table.sortedNames()) {
+      const state = this.table.get(name)!.record.state;
+      if (state === "left") this.quorum.delete(name);
+      else this.quorum.add(name);
+      if (state === "alive" || state === "suspect") live.push(name);
     }
-    this.registry.membershipChanged(live.sort(), this.alone(now));
+    this.registry.membershipChanged(live, this.alone(now));
     if (this.linkMap.size > 0) this.askRegsync(now);
   }
 
