@@ -88,10 +88,16 @@ export class LinkStateGraph {
     this.trees = sharedTrees ?? new TreeCache(TREE_CACHE);
   }
 
+  /** True if `lsa` is newer than the LSA held for its origin (or none is held): what put() would store. */
+  isNewer(lsa: Lsa): boolean {
+    const held = this.lsas.get(lsa.origin);
+    return held === undefined || held.incarnation < lsa.incarnation || (held.incarnation === lsa.incarnation && held.seq < lsa.seq);
+  }
+
   /** Stores an LSA if it is newer than the one held; returns true if it changed anything. */
   put(lsa: Lsa, now: number): boolean {
+    if (!this.isNewer(lsa)) return false;
     const held = this.lsas.get(lsa.origin);
-    if (held && (held.incarnation > lsa.incarnation || (held.incarnation === lsa.incarnation && held.seq >= lsa.seq))) return false;
     this.noteChange(now);
     if (held) this.mix(held, -1);
     this.mix(lsa, 1);

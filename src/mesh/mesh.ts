@@ -523,6 +523,9 @@ export class Mesh {
   private onGossip(from: LinkId, frame: Extract<PeerFrame, { t: "gossip" }>, now: number): void {
     for (const record of frame.members) this.learn(record, from, now);
     for (const lsa of frame.lsas) {
+      // A flooded LSA reaches a node over each of its links: every copy after the first is old news
+      // and skips the member check (at 1,000 members, most LSAs a node hears are such copies).
+      if (!this.graph.isNewer(lsa)) continue;
       const member = this.table.get(lsa.origin)?.record;
       // An LSA from a life already declared dead or left must not put its links back.
       if (member && member.state !== "alive" && member.state !== "suspect" && member.incarnation >= lsa.incarnation) continue;
