@@ -36,11 +36,8 @@ export interface Tree {
  * look-up per edge. At 1,000 members every node runs this about once a second while the graph moves.
  */
 export function shortestPathTree(adj: Rows, origin: NodeName): Tree {
-  const index = new Map<NodeName, number>([[origin, 0]]);
-  const names: NodeName[] = [origin];
-  const dist: number[] = [0];
-  const parent: number[] = [-1];
-  const done: boolean[] = [false];
+  const visits = new Visits(origin);
+  const { names, dist, parent, done } = visits;
   const heap = new MinHeap(names);
   heap.push(0, 0);
   while (heap.size) {
@@ -51,15 +48,8 @@ export function shortestPathTree(adj: Rows, origin: NodeName): Tree {
     const row = adj.get(names[best]!);
     if (row === undefined) continue;
     for (const [m, w] of row) {
-      let j = index.get(m);
-      if (j === undefined) {
-        j = names.length;
-        index.set(m, j);
-        names.push(m);
-        dist.push(Infinity);
-        parent.push(-1);
-        done.push(false);
-      } else if (done[j]) continue;
+      const j = visits.number(m);
+      if (done[j]) continue;
       const nd = d + w;
       const old = dist[j]!;
       // Exact float comparison is safe: every node computes from the same inputs in the same order.
@@ -73,6 +63,38 @@ export function shortestPathTree(adj: Rows, origin: NodeName): Tree {
     }
   }
   return new SearchTree(names, dist, parent);
+}
+
+/**
+ * A search's state by node number: nodes are numbered in the order the search meets them, so one
+ * map look-up per edge finds a node's distance, parent and whether it is settled, in arrays.
+ */
+class Visits {
+  private readonly index = new Map<NodeName, number>();
+  readonly names: NodeName[] = [];
+  readonly dist: number[] = [];
+  readonly parent: number[] = [];
+  readonly done: boolean[] = [];
+
+  /** Starts at `origin`, number 0, at distance 0. */
+  constructor(origin: NodeName) {
+    this.number(origin);
+    this.dist[0] = 0;
+  }
+
+  /** The number of `name`, which is numbered now (unreached: no distance, no parent) if the search had not met it. */
+  number(name: NodeName): number {
+    let j = this.index.get(name);
+    if (j === undefined) {
+      j = this.names.length;
+      this.index.set(name, j);
+      this.names.push(name);
+      this.dist.push(Infinity);
+      this.parent.push(-1);
+      this.done.push(false);
+    }
+    return j;
+  }
 }
 
 /**
@@ -149,10 +171,8 @@ class SearchTree implements Tree {
  * shortestPathTree.
  */
 export function distanceAvoiding(adj: Rows, from: NodeName, to: NodeName, avoid: NodeName): number {
-  const index = new Map<NodeName, number>([[from, 0]]);
-  const names: NodeName[] = [from];
-  const dist: number[] = [0];
-  const done: boolean[] = [false];
+  const visits = new Visits(from);
+  const { names, dist, done } = visits;
   const heap = new MinHeap(names);
   heap.push(0, 0);
   while (heap.size) {
@@ -164,14 +184,8 @@ export function distanceAvoiding(adj: Rows, from: NodeName, to: NodeName, avoid:
     done[i] = true;
     for (const [m, w] of adj.get(n) ?? []) {
       if ((n === from && m === avoid) || (n === avoid && m === from)) continue;
-      let j = index.get(m);
-      if (j === undefined) {
-        j = names.length;
-        index.set(m, j);
-        names.push(m);
-        dist.push(Infinity);
-        done.push(false);
-      } else if (done[j]) continue;
+      const j = visits.number(m);
+      if (done[j]) continue;
       const nd = d + w;
       if (nd < dist[j]!) {
         dist[j] = nd;
