@@ -38,8 +38,8 @@ type Part = (typeof PARTS)[number];
  * * resident (it took 28-33 minutes before the simulator's own overheads were cut), against the ~10
  * minutes issue 3 gives this benchmark. What is left is the core itself: every LSA is applied by
  * all 1,000 cores, each updating its own map-based graph (about half the time), and those graphs
- * and member tables are most of the ~5 GiB a full collection leaves. 300 nodes take about 2 minutes
- * and 3.5 GiB. Asking for a size above 300 (`--sim-nodes 100,1000`) gives the simulator SIM_LARGE_MS
+ * and member tables are most of the ~5 GiB a full collection leaves. 300 nodes take about 1.5 minutes
+ * and 1.8 GiB. Asking for a size above 300 (`--sim-nodes 100,1000`) gives the simulator SIM_LARGE_MS
  * instead of the bench's budget.
  */
 const DEFAULT_SIM_NODES = [100, 300];
@@ -50,7 +50,7 @@ const SIM_NOTE_SMALLER =
 /**
  * The simulator runs until the bench has taken this long in all (issue 3: about 10 minutes), but
  * always gets at least SIM_MIN_MS, so the 100-node table (under a minute) is never crowded out; the
- * 300-node one takes about 2 minutes more.
+ * 300-node one takes about 1.5 minutes more.
  */
 const BENCH_BUDGET_MS = 10.5 * 60_000;
 const SIM_MIN_MS = 3 * 60_000;

@@ -64,7 +64,7 @@ const { sizes, seed, json, wire, phases, maxRss } = parseArgs(process.argv.slice
  * Stops a run that outgrows its memory allowance (checked every 10,000 simulated events), and keeps
  * resident memory nearer what the run holds. A large run makes garbage far faster than it keeps
  * state, and the collector lets the heap grow well past the live data before it collects it all
- * (a 300-node run reached 4.5 GiB; 3.5 GiB with this). So a full collection runs whenever resident
+ * (a 300-node run had reached 4.5 GiB; 1.8 GiB now). So a full collection runs whenever resident
  * memory passes GC_GROWTH times what the last one left (and GC_FLOOR), at most every GC_SPACING_MS
  * of wall time, and in any case past three quarters of the allowance. At 1,000 nodes a collection
  * leaves about 5 GiB, so there it is the three quarters that bound the peak (7.8 GiB of 8).

@@ -12,8 +12,8 @@
  * with their figures) for the report.
  *
  * Two guards, because the simulator's cost grows steeply with the node count (on the shared 2-core
- * machine this was written on: 100 nodes in about 30 s and 0.6 GiB, 300 in about 2 minutes and
- * 3.5 GiB, 1,000 in about 20 minutes and 7.8 GiB): a shared deadline (bench-mesh.ts sets it from the
+ * machine this was written on: 100 nodes in about 30 s and 0.6 GiB, 300 in about 1.5 minutes and
+ * 1.8 GiB, 1,000 in about 20 minutes and 7.8 GiB): a shared deadline (bench-mesh.ts sets it from the
  * sizes asked for), past which the running size is killed and later sizes are skipped; and a memory
  * floor, since the machine is shared and an out-of-memory kill could hit someone else's process.
  *
