@@ -11,11 +11,11 @@
  * it. Per size, a size that does not finish still leaves its progress lines (the phases it reached,
  * with their figures) for the report.
  *
- * Two guards, because the simulator's cost grows steeply with the node count (on the 2-core machine
- * this was written on: 100 nodes in 44 s; 300 nodes needed several minutes and 12 GB to reach its
- * steady phase): a shared deadline, past which the running size is killed and later sizes are
- * skipped; and a memory floor, since the machine is shared and an out-of-memory kill could hit
- * someone else's process.
+ * Two guards, because the simulator's cost grows steeply with the node count (on the shared 2-core
+ * machine this was written on: 100 nodes in about 30 s and 0.6 GiB, 300 in about 1.5 minutes and
+ * 1.8 GiB, 1,000 in about 20 minutes and 7.8 GiB): a shared deadline (bench-mesh.ts sets it from the
+ * sizes asked for), past which the running size is killed and later sizes are skipped; and a memory
+ * floor, since the machine is shared and an out-of-memory kill could hit someone else's process.
  *
  * The child is not pinned (the simulator is one thread, but Bun's garbage collector uses several),
  * so processes.ts, which pins, does not start it; it is tracked here by PID and SIGKILLed if the

@@ -1,4 +1,4 @@
-import { type Adjacency, distanceAvoiding, shortestPathTree, type Tree, TreeCache } from "./spt.ts";
+import { type Adjacency, distanceAvoiding, type Rows, shortestPathTree, type Tree, TreeCache } from "./spt.ts";
 import type { Lsa, NodeName } from "./types.ts";
 
 export { shortestPathTree, TreeCache, type Tree, type Adjacency };
@@ -36,13 +36,15 @@ export class LinkStateGraph {
   /** The newest LSA per origin. */
   private readonly lsas = new Map<NodeName, Lsa>();
   /**
-   * The undirected adjacency over edges both ends report, maintained per LSA. Rows are copied on
-   * write once a snapshot (the stable graph) shares them: a row whose generation is older than
-   * `generation` belongs to a snapshot too and is replaced, never changed in place.
+   * The undirected adjacency over edges both ends report, maintained per LSA. While a snapshot (the
+   * stable graph) is held, rows are copied on write: the first change to a row since the snapshot
+   * keeps the old row in `undo` and replaces it, so the snapshot is the live rows overlaid with
+   * `undo`, and taking one costs nothing per member (at 1,000 members every node takes one at
+   * nearly every LSA that follows a quiet spell).
    */
   private readonly adj = new Map<NodeName, Map<NodeName, number>>();
-  private readonly rowGeneration = new Map<NodeName, number>();
-  private generation = 0;
+  /** The snapshot's rows of the rows changed since it was taken (undefined: it had none); null without a snapshot. */
+  private undo: Map<NodeName, ReadonlyMap<NodeName, number> | undefined> | null = null;
   /** Bumped at every change; anything computed under an older version is stale. */
   private version = 0;
   /**
@@ -68,7 +70,7 @@ export class LinkStateGraph {
   private readonly memo = new Map<string, number | boolean>();
 
   /** The graph as it was before the latest burst of changes, and when the graph last changed (ms). */
-  private stable: { key: string; adj: Adjacency } | null = null;
+  private stable: { key: string; adj: Rows } | null = null;
   private changedAt = -Infinity;
   /** The tree rooted at this node, for the version it was computed at. */
   private ownTree: { version: number; tree: Tree } | null = null;
@@ -86,10 +88,16 @@ export class LinkStateGraph {
     this.trees = sharedTrees ?? new TreeCache(TREE_CACHE);
   }
 
+  /** True if `lsa` is newer than the LSA held for its origin (or none is held): what put() would store. */
+  isNewer(lsa: Lsa): boolean {
+    const held = this.lsas.get(lsa.origin);
+    return held === undefined || held.incarnation < lsa.incarnation || (held.incarnation === lsa.incarnation && held.seq < lsa.seq);
+  }
+
   /** Stores an LSA if it is newer than the one held; returns true if it changed anything. */
   put(lsa: Lsa, now: number): boolean {
+    if (!this.isNewer(lsa)) return false;
     const held = this.lsas.get(lsa.origin);
-    if (held && (held.incarnation > lsa.incarnation || (held.incarnation === lsa.incarnation && held.seq >= lsa.seq))) return false;
     this.noteChange(now);
     if (held) this.mix(held, -1);
     this.mix(lsa, 1);
@@ -133,8 +141,10 @@ export class LinkStateGraph {
    */
   private noteChange(now: number): void {
     if (now - this.changedAt >= TRANSITION_MS) {
-      this.stable = { key: this.key(), adj: new Map(this.adj) };
-      this.generation++;
+      const undo = new Map<NodeName, ReadonlyMap<NodeName, number> | undefined>();
+      const live = this.adj;
+      this.undo = undo;
+      this.stable = { key: this.key(), adj: { get: (name) => (undo.has(name) ? undo.get(name) : live.get(name)) } };
     }
     this.changedAt = now;
   }
@@ -143,7 +153,9 @@ export class LinkStateGraph {
   previousTree(origin: NodeName, now: number): Tree | null {
     if (!this.stable) return null;
     if (now - this.changedAt >= TRANSITION_MS) {
-      this.stable = null; // over: let its rows go (the next change takes a new snapshot)
+      // Over: let its rows go, and change rows in place again (the next change takes a new snapshot).
+      this.stable = null;
+      this.undo = null;
       return null;
     }
     return this.cached(this.stable.key, this.stable.adj, origin);
@@ -282,7 +294,7 @@ export class LinkStateGraph {
     return this.ownTree.tree;
   }
 
-  private cached(key: string, adj: Adjacency, origin: NodeName): Tree {
+  private cached(key: string, adj: Rows, origin: NodeName): Tree {
     const k = `${key} ${origin}`;
     let tree = this.trees.get(k);
     if (tree === undefined) {
@@ -348,10 +360,7 @@ export class LinkStateGraph {
         if (row.has(peer)) continue;
         const r = this.writableRow(peer);
         r.delete(origin);
-        if (r.size === 0) {
-          this.adj.delete(peer);
-          this.rowGeneration.delete(peer);
-        }
+        if (r.size === 0) this.adj.delete(peer);
         this.edgeChanged(origin, peer, false);
       }
     }
@@ -364,24 +373,26 @@ export class LinkStateGraph {
       r.set(origin, w);
     }
     // The origin's own row is new (never shared with a snapshot).
-    if (row.size > 0) {
-      this.adj.set(origin, row);
-      this.rowGeneration.set(origin, this.generation);
-    } else {
-      this.adj.delete(origin);
-      this.rowGeneration.delete(origin);
-    }
+    this.keep(origin);
+    if (row.size > 0) this.adj.set(origin, row);
+    else this.adj.delete(origin);
   }
 
-  /** `name`'s row, to change: in place if it is this generation's, else a copy (the old one stays with the snapshot). */
+  /** `name`'s row, to change: in place unless a snapshot holds it, else a copy (the old one stays with the snapshot). */
   private writableRow(name: NodeName): Map<NodeName, number> {
-    let row = this.adj.get(name);
-    if (row === undefined || this.rowGeneration.get(name) !== this.generation) {
-      row = new Map(row);
-      this.adj.set(name, row);
-      this.rowGeneration.set(name, this.generation);
-    }
-    return row;
+    const row = this.adj.get(name);
+    const kept = this.keep(name); // (a missing row is kept too: the snapshot had none)
+    if (row !== undefined && !kept) return row;
+    const copy = new Map(row);
+    this.adj.set(name, copy);
+    return copy;
+  }
+
+  /** Before a row first changes under a snapshot, keeps the snapshot's version of it; true if it did (the row is the snapshot's: copy it, never change it). */
+  private keep(name: NodeName): boolean {
+    if (this.undo === null || this.undo.has(name)) return false;
+    this.undo.set(name, this.adj.get(name));
+    return true;
   }
 
   /** Notes an edge added or removed, for reachableFrom to catch up on. */

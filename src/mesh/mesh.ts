@@ -289,6 +289,11 @@ export class Mesh {
     return views.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
+  /** One member's record as this node holds it (self included): a look-up, where members() builds every view. */
+  member(name: NodeName): Readonly<MemberRecord> | undefined {
+    return this.table.get(name)?.record;
+  }
+
   /** This node's links (not those being drained away), for /nodes and the dashboard. */
   links(): { link: LinkId; peer: NodeName; rtt: number | null; dialed: boolean }[] {
     return [...this.linkMap.values()].filter((l) => l.drainingSince === null).map((l) => ({ link: l.id, peer: l.peer.name, rtt: l.rtt, dialed: l.dialed }));
@@ -529,6 +534,9 @@ export class Mesh {
   private onGossip(from: LinkId, frame: Extract<PeerFrame, { t: "gossip" }>, now: number): void {
     for (const record of frame.members) this.learn(record, from, now);
     for (const lsa of frame.lsas) {
+      // A flooded LSA reaches a node over each of its links: every copy after the first is old news
+      // and skips the member check (at 1,000 members, most LSAs a node hears are such copies).
+      if (!this.graph.isNewer(lsa)) continue;
       const member = this.table.get(lsa.origin)?.record;
       // An LSA from a life already declared dead or left must not put its links back.
       if (member && member.state !== "alive" && member.state !== "suspect" && member.incarnation >= lsa.incarnation) continue;
@@ -559,12 +567,13 @@ export class Mesh {
   private onMembershipChanged(now: number): void {
     this.registryTerm = this.counters.membershipChanges;
     const live: NodeName[] = [];
-    for (const m of this.table.values()) {
-      if (m.record.state === "left") this.quorum.delete(m.record.name);
-      else this.quorum.add(m.record.name);
-      if (m.record.state === "alive" || m.record.state === "suspect") live.push(m.record.name);
+    for (const name of this.table.sortedNames()) {
+      const state = this.table.get(name)!.record.state;
+      if (state === "left") this.quorum.delete(name);
+      else this.quorum.add(name);
+      if (state === "alive" || state === "suspect") live.push(name);
     }
-    this.registry.membershipChanged(live.sort(), this.alone(now));
+    this.registry.membershipChanged(live, this.alone(now));
     if (this.linkMap.size > 0) this.askRegsync(now);
   }
 

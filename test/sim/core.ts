@@ -25,6 +25,8 @@ export interface SimMesh {
   /** The node's own identity as its core holds it (the incarnation rises when it refutes); cheaper than members(). */
   readonly self?: { readonly incarnation: number };
   members(): MemberView[];
+  /** One member's name, state and incarnation as this node holds it: what the measurements ask thousands of times a run (absent in scripted fakes: members() then). */
+  member?(name: string): { readonly state: string; readonly incarnation: number } | undefined;
   links(): LinkView[];
   stats(): MeshStats;
   /** The channel instance the node's registry holds for a name (absent in scripted fakes). */

@@ -33,6 +33,14 @@ export function liveIncarnations(sim: Simulator): Map<string, number> {
 
 /** Whether `node` lists every live node as alive with its current incarnation (or a newer one). */
 export function seesAllAlive(node: SimNode, live: ReadonlyMap<string, number>): boolean {
+  const mesh = node.mesh;
+  if (mesh.member !== undefined) {
+    for (const [name, incarnation] of live) {
+      const m = mesh.member(name);
+      if (m === undefined || m.state !== "alive" || m.incarnation < incarnation) return false;
+    }
+    return true;
+  }
   const alive = new Map<string, number>();
   for (const m of node.mesh.members()) if (m.state === "alive") alive.set(m.name, m.incarnation);
   for (const [name, incarnation] of live) if ((alive.get(name) ?? -1) < incarnation) return false;
@@ -64,6 +72,8 @@ export function waitForMembership(sim: Simulator, everyMs: number, timeoutMs: nu
 export function notDetecting(live: readonly SimNode[], gone: readonly string[], states: ReadonlySet<string>): SimNode[] {
   const goneSet = new Set(gone);
   return live.filter((n) => {
+    const mesh = n.mesh;
+    if (mesh.member !== undefined) return gone.some((g) => !states.has(mesh.member!(g)?.state ?? "dead"));
     const seen = new Map<string, string>();
     for (const m of n.mesh.members()) if (goneSet.has(m.name)) seen.set(m.name, m.state);
     return gone.some((g) => !states.has(seen.get(g) ?? "dead"));

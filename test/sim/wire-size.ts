@@ -163,16 +163,23 @@ export function deepCopy<T>(v: T): T {
  * well as a copy would, at no cost per receiver; records the sender floods to many links (LSAs,
  * member records) are frozen once and then shared by every core that keeps them.
  *
- * Invariant: an object is frozen only here, and only after everything it holds, so a frozen
- * object's whole subtree is frozen and is skipped. Byte arrays cannot be frozen; they are shared
- * as they are (payload bytes pass through the core untouched).
+ * `arrays` false freezes the objects only: JavaScriptCore moves a frozen array to a storage
+ * several times slower to read (and freezing it costs more than the rest of a send), and every
+ * receiving core iterates the frame's arrays. links.ts freezes arrays too in the frames it samples
+ * for the codec check, so a core that writes into a received array still throws there: the core
+ * either never does it or does it on some code path, and a path runs for many frames.
+ *
+ * Invariant: an object is frozen only here, and only after everything it holds (arrays aside when
+ * `arrays` is false), so a frozen object is skipped: its own fields, and the objects below it,
+ * are already frozen. Byte arrays cannot be frozen; they are shared as they are (payload bytes
+ * pass through the core untouched).
  */
-export function deepFreeze<T>(v: T): T {
+export function deepFreeze<T>(v: T, arrays = true): T {
   if (typeof v !== "object" || v === null || Object.isFrozen(v) || ArrayBuffer.isView(v)) return v;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) deepFreeze(v[i]);
-  } else {
-    for (const k in v) if (Object.hasOwn(v, k)) deepFreeze((v as Record<string, unknown>)[k]);
+    for (let i = 0; i < v.length; i++) deepFreeze(v[i], arrays);
+    return arrays ? Object.freeze(v) : v;
   }
+  for (const k in v) if (Object.hasOwn(v, k)) deepFreeze((v as Record<string, unknown>)[k], arrays);
   return Object.freeze(v);
 }
