@@ -241,10 +241,7 @@ export class Mesh {
         break;
     }
     if (this.counters.membershipChanges !== this.registryTerm && !this.left) this.onMembershipChanged(now);
-    if (this.graph.changes !== this.graphSeen) {
-      this.graphSeen = this.graph.changes;
-      this.graphChangedAt = now; // every graph change is made while handling an event, at its `now`
-    }
+    this.noteGraphChange();
     return this.out;
   }
 
@@ -846,11 +843,7 @@ export class Mesh {
    * the previous tree's children for a while (copies the dedup window drops), never miss any.
    */
   private targets(origin: NodeName, channel: string): Iterable<NodeName> | null {
-    if (this.graph.changes !== this.graphSeen) {
-      // Changed during this event: handle() notes it at the end, at this same `now`.
-      this.graphSeen = this.graph.changes;
-      this.graphChangedAt = this.clock;
-    }
+    this.noteGraphChange(); // a change made during this event counts from this event's `now`
     const transition = this.clock - this.graphChangedAt < TRANSITION_MS;
     const routes = this.routes;
     if (routes.graph !== this.graphSeen || routes.interest !== this.interest.changes || routes.transition !== transition || routes.size >= ROUTE_MEMO_MAX) {
@@ -865,6 +858,13 @@ export class Mesh {
       this.routes.size++;
     }
     return children;
+  }
+
+  /** Notes when the graph last changed: every change is made while handling an event, at its `now`. */
+  private noteGraphChange(): void {
+    if (this.graph.changes === this.graphSeen) return;
+    this.graphSeen = this.graph.changes;
+    this.graphChangedAt = this.clock;
   }
 
   private computeTargets(origin: NodeName, channel: string): NodeName[] | null {

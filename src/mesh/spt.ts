@@ -252,7 +252,6 @@ class MinHeap {
   push(d: number, n: number): void {
     const ds = this.ds;
     const ns = this.ns;
-    const names = this.names;
     let i = ds.length;
     ds.push(d);
     ns.push(n);
@@ -260,7 +259,7 @@ class MinHeap {
       const p = (i - 1) >> 1;
       const pd = ds[p]!;
       const pn = ns[p]!;
-      if (!(d < pd || (d === pd && names[n]! < names[pn]!))) break;
+      if (!this.before(d, n, pd, pn)) break;
       ds[i] = pd;
       ns[i] = pn;
       i = p;
@@ -273,7 +272,6 @@ class MinHeap {
   pop(): number {
     const ds = this.ds;
     const ns = this.ns;
-    const names = this.names;
     const top = ns[0]!;
     const d = ds.pop()!;
     const n = ns.pop()!;
@@ -285,10 +283,10 @@ class MinHeap {
         if (l >= size) break;
         const r = l + 1;
         let c = l;
-        if (r < size && (ds[r]! < ds[l]! || (ds[r] === ds[l] && names[ns[r]!]! < names[ns[l]!]!))) c = r;
+        if (r < size && this.before(ds[r]!, ns[r]!, ds[l]!, ns[l]!)) c = r;
         const cd = ds[c]!;
         const cn = ns[c]!;
-        if (!(cd < d || (cd === d && names[cn]! < names[n]!))) break;
+        if (!this.before(cd, cn, d, n)) break;
         ds[i] = cd;
         ns[i] = cn;
         i = c;
@@ -297,5 +295,10 @@ class MinHeap {
       ns[i] = n;
     }
     return top;
+  }
+
+  /** True when entry (d, n) comes out before (d2, n2): nearer first, ties by the node's name. */
+  private before(d: number, n: number, d2: number, n2: number): boolean {
+    return d < d2 || (d === d2 && this.names[n]! < this.names[n2]!);
   }
 }
